@@ -1,0 +1,166 @@
+"""The ``goodwill`` command. Thin: parse, call one service, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from goodwill import __version__
+from goodwill.config import ConfigError, Settings, load_settings
+from goodwill.db import Database
+
+app = typer.Typer(
+    name="goodwill",
+    help="Goodwill: thank the right people, personally, at the right time, with no strings attached.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+people_app = typer.Typer(help="Look up customers and prospects.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
+def database(cfg: Settings | None = None) -> Database:
+    """The configured database, which must already be initialised."""
+    cfg = cfg or settings()
+    db = Database(cfg.database_url)
+    try:
+        revision = db.current_revision()
+    except Exception as exc:
+        fail(f"cannot open the database ({cfg.database_url.split('@')[-1]}): {exc}")
+    if revision is None:
+        fail("the database is not initialised yet: run `goodwill init` first")
+    return db
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"goodwill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Goodwill keeps a relationship bank, buying patterns and a thank-you plan for every person."""
+
+
+@app.command()
+def init() -> None:
+    """Create the database, or upgrade it to the newest schema. Safe to run again."""
+    cfg = settings()
+    db = Database(cfg.database_url)
+    before = db.current_revision()
+    db.migrate()
+    after = db.current_revision()
+    where = cfg.database_url.split("@")[-1]
+    if before == after:
+        console.print(f"Database {where} is up to date (schema {after}).")
+    else:
+        console.print(f"Database {where} upgraded from {before or 'empty'} to schema {after}.")
+
+
+@people_app.command("list")
+def people_list(
+    search: Annotated[str, typer.Option("--search", "-s", help="Words in the name, email or phone.")] = "",
+    kind: Annotated[str | None, typer.Option(help="customer or prospect")] = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    per_page: Annotated[int, typer.Option(min=1, max=1000)] = 25,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List people, optionally filtered."""
+    from goodwill.people.service import search_people
+
+    with database().reading() as s:
+        rows, total = search_people(s, query=search, kind=kind, page=page, per_page=per_page)
+        items: list[dict[str, Any]] = [
+            {"id": p.id, "name": p.name, "email": p.email, "kind": p.kind} for p in rows
+        ]
+    if as_json:
+        print_json({"total": total, "page": page, "per_page": per_page, "items": items})
+        return
+    table = Table(title=f"People ({total} in all, page {page})")
+    for column in ("id", "name", "email", "kind"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(str(item["id"]), item["name"], item["email"] or "", item["kind"])
+    console.print(table)
+
+
+@people_app.command("show")
+def people_show(
+    ref: Annotated[str, typer.Argument(help="The person's id or email.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Everything we know about one person: orders, spend, facts and consent."""
+    from goodwill.people.service import PersonNotFound, get_person, person_summary
+
+    cfg = settings()
+    with database(cfg).reading() as s:
+        try:
+            person = get_person(s, ref)
+        except PersonNotFound as exc:
+            fail(str(exc))
+        summary = person_summary(s, person, currency=cfg.business.currency)
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"[bold]{summary['name']}[/] ({summary['kind']}) #{summary['id']}  {summary['email'] or ''}"
+    )
+    console.print(
+        f"{summary['orders']} orders, {summary['total_spent']} {summary['currency']} spent"
+        + (
+            f", first {summary['first_order_at'][:10]}, last {summary['last_order_at'][:10]}"
+            if summary["orders"]
+            else ""
+        )
+    )
+    for fact in summary["facts"]:
+        console.print(f"  • {fact}")
+    for channel, state in summary["consent"].items():
+        console.print(
+            f"  {channel}: {'yes' if state['granted'] else 'no'} ({state['source']}, {state['at'][:10]})"
+        )
+
+
+def _register_subcommands() -> None:
+    from goodwill.events.cli import import_app
+    from goodwill.team.cli import user_app
+
+    app.add_typer(import_app, name="import")
+    app.add_typer(user_app, name="user")
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,85 @@
+"""Recording and reading events. Events are never edited or deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from goodwill.events.model import EVENT_KINDS, Event
+from goodwill.money import CURRENCY_EXPONENTS
+
+
+class EventError(ValueError):
+    """An event that cannot be stored; the message says which field and why."""
+
+
+def check_kind(kind: str) -> str:
+    clean = kind.strip().lower()
+    if clean not in EVENT_KINDS:
+        raise EventError(f"unknown event kind {kind!r}; known kinds: {', '.join(sorted(EVENT_KINDS))}")
+    return clean
+
+
+def check_currency(currency: str) -> str:
+    code = currency.strip().upper()
+    if code not in CURRENCY_EXPONENTS:
+        raise EventError(f"unknown currency {currency!r}")
+    return code
+
+
+@dataclass
+class NewEvent:
+    person_id: int
+    kind: str
+    occurred_at: datetime
+    source: str
+    source_id: str
+    amount_minor: int | None = None
+    currency: str | None = None
+    channel: str | None = None
+    staff_id: int | None = None
+    text: str | None = None
+    order_id: int | None = None
+
+
+def record_event(session: Session, new: NewEvent) -> tuple[Event, bool]:
+    """Store an event once: the same (source, source_id) returns the stored one and False."""
+    kind = check_kind(new.kind)
+    if new.occurred_at.tzinfo is None:
+        raise EventError("occurred_at needs a time zone")
+    if (new.amount_minor is None) != (new.currency is None):
+        raise EventError("amount and currency go together")
+    existing = session.scalar(
+        select(Event).where(Event.source == new.source, Event.source_id == new.source_id)
+    )
+    if existing is not None:
+        return existing, False
+    event = Event(
+        person_id=new.person_id,
+        kind=kind,
+        occurred_at=new.occurred_at,
+        amount_minor=new.amount_minor,
+        currency=check_currency(new.currency) if new.currency else None,
+        channel=new.channel,
+        staff_id=new.staff_id,
+        text=new.text,
+        order_id=new.order_id,
+        source=new.source,
+        source_id=new.source_id,
+    )
+    session.add(event)
+    session.flush()
+    return event, True
+
+
+def timeline(
+    session: Session, person_id: int, *, limit: int = 200, before_id: int | None = None
+) -> list[Event]:
+    """Newest first."""
+    stmt = select(Event).where(Event.person_id == person_id)
+    if before_id is not None:
+        stmt = stmt.where(Event.id < before_id)
+    return list(session.scalars(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit)).all())

@@ -1,0 +1,22 @@
+"""Imports every table so metadata is complete (Alembic, tests)."""
+
+from goodwill.db import Base
+from goodwill.events.model import Event, Order
+from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity
+from goodwill.team.model import User
+from goodwill.web.model import ApiToken, IdempotencyRecord, LoginFailure, WebSession
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "ConsentChange",
+    "Event",
+    "Fact",
+    "IdempotencyRecord",
+    "LoginFailure",
+    "Order",
+    "Person",
+    "PersonIdentity",
+    "User",
+    "WebSession",
+]

@@ -1,0 +1,378 @@
+"""Operations on people. Every function takes a session; the caller's unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from goodwill.db import as_utc, utcnow
+from goodwill.events.model import Event
+from goodwill.money import to_decimal
+from goodwill.people.model import (
+    Channel,
+    ConsentChange,
+    Fact,
+    Person,
+    PersonIdentity,
+    PersonKind,
+    fold,
+    normalise_email,
+    search_key_for,
+)
+
+CHUNK = 500
+
+
+class PersonNotFound(LookupError):
+    pass
+
+
+@dataclass
+class PersonRecord:
+    """A person as an importer or the API sees them, before we know whether they exist."""
+
+    name: str = ""
+    email: str | None = None
+    external: tuple[str, str] | None = None  # (namespace, id) in another system
+    kind: str = PersonKind.prospect.value
+    preferred_name: str | None = None
+    phone: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    preferred_channel: str | None = None
+    time_zone: str | None = None
+    consent: dict[str, bool] = field(default_factory=dict)
+
+    def identity_keys(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        if self.email:
+            found.append(("email", normalise_email(self.email)))
+        if self.external:
+            found.append(self.external)
+        return found
+
+
+def _columns(record: PersonRecord) -> dict[str, Any]:
+    email = record.email.strip() if record.email else None
+    return {
+        "kind": record.kind,
+        "name": record.name.strip(),
+        "preferred_name": record.preferred_name,
+        "email": email,
+        "phone": record.phone,
+        "address_line1": record.address_line1,
+        "address_line2": record.address_line2,
+        "city": record.city,
+        "region": record.region,
+        "postal_code": record.postal_code,
+        "country": record.country,
+        "preferred_channel": record.preferred_channel,
+        "time_zone": record.time_zone,
+        "search_key": search_key_for(record.name, record.preferred_name, email, record.phone),
+    }
+
+
+def find_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Map identity keys to person ids, for the keys that are known."""
+    by_namespace: dict[str, set[str]] = {}
+    for namespace, value in keys:
+        by_namespace.setdefault(namespace, set()).add(value)
+    found: dict[tuple[str, str], int] = {}
+    for namespace, values in by_namespace.items():
+        ordered = sorted(values)
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
+            rows = session.execute(
+                select(PersonIdentity.value, PersonIdentity.person_id).where(
+                    PersonIdentity.namespace == namespace, PersonIdentity.value.in_(chunk)
+                )
+            )
+            for value, person_id in rows:
+                found[(namespace, value)] = person_id
+    return found
+
+
+def resolve_people(
+    session: Session, records: Sequence[PersonRecord], *, source: str = "import"
+) -> tuple[list[int], int]:
+    """Find or create the person behind each record, in bulk.
+
+    Returns the person id for each record (same order) and how many people were created.
+    Records sharing an email or external id within the batch resolve to the same person, and a
+    key seen for the first time is attached to whoever the record resolved to. When a record's
+    keys point at two different people, its first key (the email) wins. A record with no key at
+    all always creates a new person.
+    """
+    known = find_ids(session, (key for r in records for key in r.identity_keys()))
+    # A reference is a person id (int) or the index of a record that will create a person (str).
+    refs: list[int | str] = []
+    new_keys: dict[tuple[str, str], int | str] = {}
+    creators: list[int] = []
+    for index, record in enumerate(records):
+        keys = record.identity_keys()
+        ref: int | str | None = next(
+            (known[k] if k in known else new_keys[k] for k in keys if k in known or k in new_keys), None
+        )
+        if ref is None:
+            ref = str(index)
+            creators.append(index)
+        for key in keys:
+            if key not in known and key not in new_keys:
+                new_keys[key] = ref
+        refs.append(ref)
+
+    created_ids: dict[str, int] = {}
+    now = utcnow()
+    if creators:
+        rows = [{**_columns(records[i]), "created_at": now, "updated_at": now} for i in creators]
+        new_ids = (
+            session.execute(
+                Person.__table__.insert().returning(Person.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
+                rows,
+            )
+            .scalars()
+            .all()
+        )
+        created_ids = {str(i): pid for i, pid in zip(creators, new_ids, strict=True)}
+        consent_rows = [
+            {"person_id": created_ids[str(i)], "channel": ch, "granted": ok, "source": source, "at": now}
+            for i in creators
+            for ch, ok in records[i].consent.items()
+        ]
+        if consent_rows:
+            session.execute(ConsentChange.__table__.insert(), consent_rows)  # type: ignore[attr-defined]
+
+    def person_of(ref: int | str) -> int:
+        return created_ids[ref] if isinstance(ref, str) else ref
+
+    identity_rows = [
+        {"person_id": person_of(ref), "namespace": key[0], "value": key[1]} for key, ref in new_keys.items()
+    ]
+    if identity_rows:
+        session.execute(PersonIdentity.__table__.insert(), identity_rows)  # type: ignore[attr-defined]
+    return [person_of(ref) for ref in refs], len(creators)
+
+
+def mark_customers(session: Session, person_ids: Iterable[int]) -> None:
+    """A prospect who buys becomes a customer."""
+    ordered = sorted(set(person_ids))
+    for start in range(0, len(ordered), CHUNK):
+        session.execute(
+            update(Person)
+            .where(Person.id.in_(ordered[start : start + CHUNK]), Person.kind != PersonKind.customer.value)
+            .values(kind=PersonKind.customer.value)
+        )
+
+
+def get_person(session: Session, ref: str | int) -> Person:
+    """By id or by email (any of the person's emails)."""
+    text = str(ref).strip()
+    person: Person | None = None
+    if text.isdigit():
+        person = session.get(Person, int(text))
+    else:
+        person_id = session.scalar(
+            select(PersonIdentity.person_id).where(
+                PersonIdentity.namespace == "email", PersonIdentity.value == normalise_email(text)
+            )
+        )
+        person = session.get(Person, person_id) if person_id is not None else None
+    if person is None:
+        raise PersonNotFound(f"no person with id or email {text!r}")
+    return person
+
+
+def search_people(
+    session: Session, *, query: str = "", kind: str | None = None, page: int = 1, per_page: int = 25
+) -> tuple[list[Person], int]:
+    stmt = select(Person)
+    if query.strip():
+        terms = fold(query).split()
+        stmt = stmt.where(*(Person.search_key.contains(term, autoescape=True) for term in terms))
+    if kind:
+        stmt = stmt.where(Person.kind == kind)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Person.name, Person.id).offset((max(page, 1) - 1) * per_page).limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+def create_person(session: Session, record: PersonRecord, *, source: str) -> tuple[Person, bool]:
+    """Create a person, or return the existing one with the same email / external id."""
+    [person_id], created = resolve_people(session, [record], source=source)
+    person = session.get(Person, person_id)
+    assert person is not None
+    return person, created == 1
+
+
+def add_fact(session: Session, *, person_id: int, text: str, source: str, user_id: int | None = None) -> Fact:
+    clean = " ".join(text.split())
+    if not clean:
+        raise ValueError("a fact cannot be empty")
+    if len(clean) > 500:
+        raise ValueError("a fact is at most 500 characters")
+    existing = session.scalar(select(Fact).where(Fact.person_id == person_id, Fact.text == clean))
+    if existing:
+        return existing
+    fact = Fact(person_id=person_id, text=clean, source=source, created_by_id=user_id)
+    session.add(fact)
+    session.flush()
+    return fact
+
+
+def add_facts_bulk(session: Session, rows: Sequence[tuple[int, str]], *, source: str) -> int:
+    """Store (person_id, text) facts not already known; returns how many were new."""
+    from goodwill.db import insert_ignoring_duplicates
+
+    if not rows:
+        return 0
+    unique = {(pid, " ".join(t.split())[:500]) for pid, t in rows if t.strip()}
+    before = session.scalar(select(func.count()).select_from(Fact)) or 0
+    now = utcnow()
+    insert_ignoring_duplicates(
+        session,
+        Fact.__table__,  # type: ignore[arg-type]
+        [{"person_id": p, "text": t, "source": source, "created_at": now} for p, t in sorted(unique)],
+    )
+    after = session.scalar(select(func.count()).select_from(Fact)) or 0
+    return after - before
+
+
+def record_consent(
+    session: Session,
+    *,
+    person_id: int,
+    channel: str,
+    granted: bool,
+    source: str,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> ConsentChange:
+    if channel not in Channel.__members__:
+        raise ValueError(f"unknown channel {channel!r}; use one of {', '.join(Channel.__members__)}")
+    change = ConsentChange(
+        person_id=person_id, channel=channel, granted=granted, source=source, note=note, at=at or utcnow()
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def current_consent(session: Session, person_id: int) -> dict[str, dict[str, Any]]:
+    """The change in force per channel: ``{"email": {"granted": True, "source": ..., "at": ...}}``."""
+    changes = session.scalars(
+        select(ConsentChange)
+        .where(ConsentChange.person_id == person_id)
+        .order_by(ConsentChange.at, ConsentChange.id)
+    ).all()
+    state: dict[str, dict[str, Any]] = {}
+    for change in changes:
+        state[change.channel] = {"granted": change.granted, "source": change.source, "at": change.at}
+    return state
+
+
+def consent_history(session: Session, person_id: int) -> list[ConsentChange]:
+    return list(
+        session.scalars(
+            select(ConsentChange)
+            .where(ConsentChange.person_id == person_id)
+            .order_by(ConsentChange.at.desc(), ConsentChange.id.desc())
+        ).all()
+    )
+
+
+def facts(session: Session, person_id: int) -> list[Fact]:
+    return list(session.scalars(select(Fact).where(Fact.person_id == person_id).order_by(Fact.id)).all())
+
+
+def emails(session: Session, person_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(PersonIdentity.value)
+            .where(PersonIdentity.person_id == person_id, PersonIdentity.namespace == "email")
+            .order_by(PersonIdentity.id)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class PurchaseTotals:
+    orders: int
+    total_spent: Decimal
+    currency: str
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+
+
+def purchase_totals(session: Session, person_id: int, *, currency: str) -> PurchaseTotals:
+    """Purchases (cancelled orders are never purchases) and spend net of refunds, in ``currency``.
+
+    Amounts in other currencies are not converted (Goodwill keeps no exchange rates); they are
+    left out of ``total_spent`` but still count as orders.
+    """
+    orders, first, last = session.execute(
+        select(func.count(), func.min(Event.occurred_at), func.max(Event.occurred_at)).where(
+            Event.person_id == person_id, Event.kind == "purchase"
+        )
+    ).one()
+    spent = (
+        session.scalar(
+            select(func.coalesce(func.sum(Event.amount_minor), 0)).where(
+                Event.person_id == person_id, Event.kind == "purchase", Event.currency == currency
+            )
+        )
+        or 0
+    )
+    refunded = (
+        session.scalar(
+            select(func.coalesce(func.sum(Event.amount_minor), 0)).where(
+                Event.person_id == person_id, Event.kind == "refund", Event.currency == currency
+            )
+        )
+        or 0
+    )
+    return PurchaseTotals(
+        orders=int(orders),
+        total_spent=to_decimal(int(spent) - int(refunded), currency),
+        currency=currency,
+        first_order_at=as_utc(first),
+        last_order_at=as_utc(last),
+    )
+
+
+def person_summary(session: Session, person: Person, *, currency: str) -> dict[str, Any]:
+    """The ``people show --json`` shape."""
+    totals = purchase_totals(session, person.id, currency=currency)
+    consent = current_consent(session, person.id)
+    return {
+        "id": person.id,
+        "name": person.name,
+        "preferred_name": person.preferred_name,
+        "email": person.email,
+        "emails": emails(session, person.id),
+        "phone": person.phone,
+        "kind": person.kind,
+        "preferred_channel": person.preferred_channel,
+        "time_zone": person.time_zone,
+        "orders": totals.orders,
+        "total_spent": str(totals.total_spent),
+        "currency": totals.currency,
+        "first_order_at": totals.first_order_at.isoformat() if totals.first_order_at else None,
+        "last_order_at": totals.last_order_at.isoformat() if totals.last_order_at else None,
+        "facts": [f.text for f in facts(session, person.id)],
+        "consent": {
+            ch: {"granted": c["granted"], "source": c["source"], "at": c["at"].isoformat()}
+            for ch, c in consent.items()
+        },
+    }
