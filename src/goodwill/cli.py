@@ -151,6 +151,92 @@ def people_show(
         )
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default from settings: 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings: 8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (production: 2 x cores).")] = 1,
+) -> None:
+    """Run the web app (pages and the JSON API under /api/v1)."""
+    cfg = settings()
+    database(cfg).dispose()  # fail early and clearly if the database is not initialised
+    _serve(cfg, host, port, workers)
+
+
+def _serve(cfg: Settings, host: str | None, port: int | None, workers: int) -> None:
+    import uvicorn
+
+    host = host or cfg.web.host
+    port = port or cfg.web.port
+    console.print(f"Goodwill is serving on [bold]http://{host}:{port}[/]  (Ctrl+C to stop)")
+    uvicorn.run(
+        "goodwill.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Same seed, same business.")] = 7,
+    people: Annotated[
+        int, typer.Option(min=10, max=200_000, help="How many people the business knows.")
+    ] = 400,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the web app afterwards.")
+    ] = True,
+    host: Annotated[str | None, typer.Option(help="Address for the web app.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the web app.")] = None,
+) -> None:
+    """Load a realistic sample business (two years of a tea merchant) and open the web app.
+
+    Uses the configured database (goodwill.db by default) and creates it if needed. Running it
+    again with the same seed adds nothing new; the owner's password is renewed and printed.
+    """
+    import tempfile
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from goodwill.demo.service import load_demo
+
+    cfg = settings()
+    db = Database(cfg.database_url)
+    db.migrate()
+    with (
+        tempfile.TemporaryDirectory(prefix="goodwill-demo-") as folder,
+        console.status("Preparing the demo business...") as status,
+    ):
+
+        def step(message: str) -> None:
+            status.update(message + "...")
+            console.print(f"[green]✓[/] {message}")
+
+        summary = load_demo(
+            db=db,
+            business=cfg.business,
+            seed=seed,
+            people=people,
+            now=datetime.now(UTC),
+            folder=Path(folder),
+            step=step,
+        )
+    db.dispose()
+    console.print(
+        f"\n[bold]Demo business ready.[/] New this run: {summary.people} people, "
+        f"{summary.orders.orders} orders, {summary.orders.events + summary.events.events} events."
+    )
+    console.print(f"Log in as [bold]{summary.owner_email}[/] with password [bold]{summary.owner_password}[/]")
+    if serve_after:
+        _serve(cfg, host, port, 1)
+
+
 def _register_subcommands() -> None:
     from goodwill.events.cli import import_app
     from goodwill.team.cli import user_app

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from goodwill.config import ConfigError, Settings, load_settings
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.extend(_keys(annotation, f"{prefix}{name}."))
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def test_every_setting_is_documented() -> None:
+    text = DOCS.read_text()
+    missing = [key for key in _keys(Settings) if f"`{key}`" not in text]
+    assert not missing, f"settings missing from docs/configuration.md: {missing}"
+
+
+def test_toml_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "shop.toml"
+    config.write_text('[business]\nname = "Café Zoë"\ntimezone = "Europe/Paris"\ncurrency = "eur"\n')
+    monkeypatch.setenv("GOODWILL_CONFIG", str(config))
+    monkeypatch.setenv("GOODWILL_WEB__PORT", "8123")
+    monkeypatch.setenv("GOODWILL_DATABASE_URL", "postgres://u@h/db")
+    settings = load_settings()
+    assert settings.business.name == "Café Zoë"
+    assert settings.business.currency == "EUR"
+    assert settings.business.tz.key == "Europe/Paris"
+    assert settings.web.port == 8123
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_errors_name_every_bad_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[business]\ntimezone = "Mars/Olympus"\ncurrency = "XXQ"\n[web]\nport = 0\n')
+    monkeypatch.setenv("GOODWILL_CONFIG", str(config))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    for key in ("business.timezone", "business.currency", "web.port"):
+        assert key in message
