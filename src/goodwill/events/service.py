@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from goodwill.events.model import EVENT_KINDS, Event
@@ -76,10 +76,27 @@ def record_event(session: Session, new: NewEvent) -> tuple[Event, bool]:
 
 
 def timeline(
-    session: Session, person_id: int, *, limit: int = 200, before_id: int | None = None
-) -> list[Event]:
-    """Newest first."""
+    session: Session, person_id: int, *, limit: int, before_id: int | None = None
+) -> tuple[list[Event], int | None]:
+    """Events newest first, continuing after event ``before_id`` in that order; and the next cursor.
+
+    The cursor is an event id, but the page is cut on (occurred_at, id), the order shown: events
+    imported out of order would otherwise be skipped or repeated by "load more".
+    """
     stmt = select(Event).where(Event.person_id == person_id)
     if before_id is not None:
-        stmt = stmt.where(Event.id < before_id)
-    return list(session.scalars(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit)).all())
+        anchor = session.get(Event, before_id)
+        if anchor is None or anchor.person_id != person_id:
+            return [], None
+        stmt = stmt.where(
+            or_(
+                Event.occurred_at < anchor.occurred_at,
+                and_(Event.occurred_at == anchor.occurred_at, Event.id < anchor.id),
+            )
+        )
+    rows = list(
+        session.scalars(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit + 1)).all()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)

@@ -1,0 +1,12 @@
+"""The JSON API, mounted under ``/api/v1``. Each capability adds its router here."""
+
+from fastapi import APIRouter
+
+from goodwill.web.api import events, people, users
+
+API_PREFIX = "/api/v1"
+
+api_router = APIRouter(prefix=API_PREFIX)
+api_router.include_router(people.router)
+api_router.include_router(events.router)
+api_router.include_router(users.router)

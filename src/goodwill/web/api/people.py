@@ -1,0 +1,111 @@
+"""``/api/v1/people``: look people up, add them, their facts and their consent."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from goodwill.events.service import timeline
+from goodwill.people import service as people
+from goodwill.people.model import Fact, PersonKind
+from goodwill.people.service import PersonRecord
+from goodwill.web.api.schemas import ConsentIn, FactIn, PersonIn
+from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter
+from goodwill.web.idempotency import Idempotent
+from goodwill.web.queries import event_dict
+
+router = APIRouter(prefix="/people", tags=["people"])
+
+
+def person_or_404(session: DbSession, person_id: int) -> Any:
+    # get_person raises PersonNotFound, which the app turns into a 404 with a JSON message.
+    return people.get_person(session, person_id)
+
+
+@router.get("")
+def list_people(
+    session: DbSession,
+    _: PeopleReader,
+    q: str = "",
+    kind: PersonKind | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> dict[str, Any]:
+    rows, total = people.search_people(
+        session, query=q, kind=kind.value if kind else None, page=page, per_page=per_page
+    )
+    items = [{"id": p.id, "name": p.name, "email": p.email, "kind": p.kind} for p in rows]
+    return {"total": total, "page": page, "per_page": per_page, "items": items}
+
+
+@router.get("/{person_id}")
+def show_person(person_id: int, session: DbSession, _: PeopleReader, settings: AppSettings) -> dict[str, Any]:
+    person = person_or_404(session, person_id)
+    return people.person_summary(session, person, currency=settings.business.currency)
+
+
+@router.post("", status_code=201, responses={200: {"description": "A person with this email existed"}})
+def add_person(
+    body: PersonIn, session: DbSession, principal: PeopleWriter, idem: Idempotent, settings: AppSettings
+) -> Response:
+    record = PersonRecord(**body.model_dump(exclude={"kind", "preferred_channel", "consent"}))
+    record.kind = body.kind.value
+    record.preferred_channel = body.preferred_channel.value if body.preferred_channel else None
+    record.consent = {channel.value: granted for channel, granted in body.consent.items()}
+    person, created = people.create_person(session, record, source="api")
+    summary = people.person_summary(session, person, currency=settings.business.currency)
+    return idem.respond(201 if created else 200, summary)
+
+
+@router.post("/{person_id}/facts", status_code=201)
+def add_fact(
+    person_id: int, body: FactIn, session: DbSession, principal: PeopleWriter, idem: Idempotent
+) -> Response:
+    person_or_404(session, person_id)
+    clean = " ".join(body.text.split())
+    known = session.scalar(select(Fact.id).where(Fact.person_id == person_id, Fact.text == clean))
+    fact = people.add_fact(
+        session, person_id=person_id, text=clean, source="staff", user_id=principal.user_id
+    )
+    payload = {"id": fact.id, "text": fact.text, "source": fact.source, "created_at": fact.created_at}
+    return idem.respond(200 if known else 201, payload)
+
+
+@router.post("/{person_id}/consent", status_code=201)
+def change_consent(
+    person_id: int, body: ConsentIn, session: DbSession, principal: PeopleWriter, idem: Idempotent
+) -> Response:
+    person_or_404(session, person_id)
+    change = people.record_consent(
+        session,
+        person_id=person_id,
+        channel=body.channel.value,
+        granted=body.granted,
+        source=f"staff:{principal.email}"[:80],
+        note=body.note,
+    )
+    payload = {
+        "id": change.id,
+        "channel": change.channel,
+        "granted": change.granted,
+        "source": change.source,
+        "note": change.note,
+        "at": change.at,
+    }
+    return idem.respond(201, payload)
+
+
+@router.get("/{person_id}/events")
+def person_events(
+    person_id: int,
+    session: DbSession,
+    _: PeopleReader,
+    before_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    person_or_404(session, person_id)
+    rows, next_before_id = timeline(session, person_id, limit=limit, before_id=before_id)
+    return {"items": [event_dict(e) for e in rows], "next_before_id": next_before_id}

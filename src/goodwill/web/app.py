@@ -1,0 +1,44 @@
+"""The FastAPI application: JSON API under /api/v1, pages, static files, security around them all."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from goodwill import __version__
+from goodwill.config import Settings, load_settings
+from goodwill.db import Database
+from goodwill.web.api import API_PREFIX, api_router
+from goodwill.web.errors import install_error_handlers
+from goodwill.web.pages import pages_router
+from goodwill.web.security import SecurityHeadersMiddleware
+from goodwill.web.templating import make_templates
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    database = database or Database(settings.database_url)
+    if database.current_revision() is None:
+        raise RuntimeError("the database is not initialised yet: run `goodwill init` first")
+    app = FastAPI(
+        title="Goodwill API",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        # The interactive docs load scripts from a CDN, which the CSP (rightly) forbids.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.secret_key = settings.resolved_secret_key()
+    app.state.templates = make_templates(settings)
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_error_handlers(app)
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    app.mount(
+        "/static", StaticFiles(directory=str(resources.files("goodwill.web") / "static")), name="static"
+    )
+    return app

@@ -1,0 +1,122 @@
+"""Who is calling: browser sessions, API tokens, and the brake on password guessing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from goodwill.db import utcnow
+from goodwill.people.model import normalise_email
+from goodwill.team.model import User
+from goodwill.team.service import user_for_api_token
+from goodwill.web.model import LoginFailure, WebSession
+from goodwill.web.security import new_token, sha256_hex
+
+SESSION_COOKIE = "goodwill_session"
+LOGIN_CSRF_COOKIE = "goodwill_login_csrf"
+RATE_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The staff member behind a request and how they proved it."""
+
+    user_id: int
+    email: str
+    name: str
+    role: str
+    via: Literal["session", "token"]
+    csrf_token: str | None = None  # only for browser sessions
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+def _principal(user: User, via: Literal["session", "token"], csrf_token: str | None = None) -> Principal:
+    return Principal(user.id, user.email, user.name, user.role, via, csrf_token)
+
+
+def start_session(session: Session, *, user_id: int, hours: int, replacing: str | None = None) -> str:
+    """A fresh session for a login; the one it replaces (and any expired ones) are deleted."""
+    now = utcnow()
+    doomed = [WebSession.expires_at < now]
+    if replacing:
+        doomed.append(WebSession.token_hash == sha256_hex(replacing))
+    for condition in doomed:
+        session.execute(delete(WebSession).where(condition))
+    token = new_token()
+    session.add(
+        WebSession(
+            token_hash=sha256_hex(token),
+            user_id=user_id,
+            csrf_token=new_token(),
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    session.flush()
+    return token
+
+
+def end_session(session: Session, token: str | None) -> None:
+    if token:
+        session.execute(delete(WebSession).where(WebSession.token_hash == sha256_hex(token)))
+
+
+def principal_for_session(session: Session, token: str) -> Principal | None:
+    row = session.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == sha256_hex(token), WebSession.expires_at > utcnow())
+    ).first()
+    if row is None or not row[1].active:
+        return None
+    web_session, user = row
+    return _principal(user, "session", web_session.csrf_token)
+
+
+def principal_for_bearer(session: Session, token: str) -> Principal | None:
+    user = user_for_api_token(session=session, token=token)
+    return _principal(user, "token") if user is not None else None
+
+
+def _failure_keys(ip: str, email: str) -> list[str]:
+    # The email is kept only as a hash: the table needs to recognise it, not to read it.
+    return [f"ip:{ip}", f"email:{sha256_hex(normalise_email(email))}"]
+
+
+def login_retry_after(session: Session, *, ip: str, email: str, limit: int) -> int | None:
+    """Seconds until another attempt is allowed, or None when this one may go ahead."""
+    now = utcnow()
+    wait = 0.0
+    for key in _failure_keys(ip, email):
+        times: list[datetime] = list(
+            session.scalars(
+                select(LoginFailure.at)
+                .where(LoginFailure.key == key, LoginFailure.at > now - RATE_WINDOW)
+                .order_by(LoginFailure.at)
+            ).all()
+        )
+        if len(times) >= limit:
+            # Allowed again once enough of the window's failures have aged out to go below the limit.
+            freed_at = times[len(times) - limit] + RATE_WINDOW
+            wait = max(wait, (freed_at - now).total_seconds())
+    return max(1, math.ceil(wait)) if wait > 0 else None
+
+
+def record_login_failure(session: Session, *, ip: str, email: str) -> None:
+    now = utcnow()
+    session.execute(delete(LoginFailure).where(LoginFailure.at < now - RATE_WINDOW))
+    session.add_all(LoginFailure(key=key, at=now) for key in _failure_keys(ip, email))
+
+
+def forget_login_failures(session: Session, *, email: str) -> None:
+    """A successful login clears the account's count (not the address's: that protects other accounts)."""
+    email_key = _failure_keys("", email)[1]
+    session.execute(delete(LoginFailure).where(LoginFailure.key == email_key))

@@ -1,0 +1,152 @@
+"""FastAPI dependencies: the unit of work per request, the caller, CSRF, and who may do what.
+
+Authorisation lives here only: every route names a ``RoleRequirement``, so the role table can be
+read back from the app (see ``role_table``) instead of being restated in each handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi import routing as fastapi_routing
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+
+from goodwill.config import Settings
+from goodwill.team.model import Role
+from goodwill.web.auth import SESSION_COOKIE, Principal, principal_for_bearer, principal_for_session
+from goodwill.web.security import same_secret
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+
+
+class NotAuthenticated(Exception):
+    def __init__(self, reason: str = "log in first") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Forbidden(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed when the handler returns (before the response goes out)."""
+    with request.app.state.database.transaction() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+
+
+async def sent_csrf_token(request: Request) -> str | None:
+    """The CSRF token from the header (HTMX, API) or a form field (plain HTML forms)."""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if request.method not in SAFE_METHODS and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def current_principal(
+    request: Request, session: DbSession, csrf: Annotated[str | None, Depends(sent_csrf_token)]
+) -> Principal:
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        found = principal_for_bearer(session, authorization[7:].strip())
+        if found is None:
+            raise NotAuthenticated("the API token is not valid (revoked, mistyped or its user deactivated)")
+        return found  # a bearer token cannot be sent by a browser on its own, so it needs no CSRF token
+    cookie = request.cookies.get(SESSION_COOKIE)
+    principal = principal_for_session(session, cookie) if cookie else None
+    if principal is None:
+        raise NotAuthenticated("log in first" if not cookie else "your session has ended; log in again")
+    if request.method not in SAFE_METHODS and not same_secret(csrf, principal.csrf_token):
+        raise Forbidden(
+            f"missing or wrong CSRF token: send the {CSRF_HEADER} header (or reload the page and try again)"
+        )
+    request.state.principal = principal
+    return principal
+
+
+class RoleRequirement:
+    """A dependency that lets a request through only for the given roles."""
+
+    def __init__(self, name: str, *roles: Role) -> None:
+        self.name = name
+        self.roles = frozenset(roles)
+
+    def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in self.roles:
+            raise Forbidden(f"your role ({principal.role}) may not {self.name}")
+        return principal
+
+    def __repr__(self) -> str:
+        return f"RoleRequirement({self.name!r}, {sorted(self.roles)})"
+
+
+def require_role(name: str, *roles: Role) -> RoleRequirement:
+    return RoleRequirement(name, *roles)
+
+
+STAFF = (Role.admin, Role.manager, Role.agent)
+read_people = require_role("read people", *STAFF)
+write_people = require_role("record facts, consent and events about people", *STAFF)
+manage_users = require_role("manage staff accounts", Role.admin)
+
+PeopleReader = Annotated[Principal, Depends(read_people)]
+PeopleWriter = Annotated[Principal, Depends(write_people)]
+UserManager = Annotated[Principal, Depends(manage_users)]
+
+
+def route_requirement(dependant: Any) -> RoleRequirement | None:
+    """The role requirement a route declares (searched through its dependency tree), if any."""
+    stack: list[Any] = [dependant]
+    while stack:
+        current = stack.pop()
+        if isinstance(current.call, RoleRequirement):
+            return current.call
+        stack.extend(current.dependencies)
+    return None
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
+    """(full path, methods, dependant) of every API route, through included routers."""
+    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if iter_contexts is None:  # FastAPI before routers were included lazily
+        for route in app.routes:
+            if isinstance(route, APIRoute):
+                yield route.path, set(route.methods or ()), route.dependant
+        return
+    for context in iter_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.path, set(context.methods or ()), context.original_route.dependant
+
+
+def role_table(app: FastAPI) -> dict[tuple[str, str], frozenset[str] | None]:
+    """``{(method, path): roles}`` for every API and page route; None marks a public one (login)."""
+    table: dict[tuple[str, str], frozenset[str] | None] = {}
+    for path, methods, dependant in _api_routes(app):
+        requirement = route_requirement(dependant)
+        for method in sorted(methods):
+            table[(method, path)] = requirement.roles if requirement else None
+    return table

@@ -1,0 +1,9 @@
+"""Server-rendered pages (Jinja2 + HTMX). Each capability adds its router here."""
+
+from fastapi import APIRouter
+
+from goodwill.web.pages import auth, people
+
+pages_router = APIRouter()
+pages_router.include_router(auth.router)
+pages_router.include_router(people.router)
