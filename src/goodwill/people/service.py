@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from goodwill.db import as_utc, utcnow
@@ -134,15 +134,14 @@ def resolve_people(
     created_ids: dict[str, int] = {}
     now = utcnow()
     if creators:
-        rows = [{**_columns(records[i]), "created_at": now, "updated_at": now} for i in creators]
-        new_ids = (
-            session.execute(
-                Person.__table__.insert().returning(Person.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
-                rows,
-            )
-            .scalars()
-            .all()
-        )
+        new_ids = _new_person_ids(session, len(creators))
+        rows = [
+            {**_columns(records[i]), "id": pid, "created_at": now, "updated_at": now}
+            for i, pid in zip(creators, new_ids, strict=True)
+        ]
+        # Ids chosen up front: a plain executemany is ~20x faster than ordered RETURNING,
+        # which SQLite can only do one row per statement.
+        session.execute(Person.__table__.insert(), rows)  # type: ignore[attr-defined]
         created_ids = {str(i): pid for i, pid in zip(creators, new_ids, strict=True)}
         consent_rows = [
             {"person_id": created_ids[str(i)], "channel": ch, "granted": ok, "source": source, "at": now}
@@ -161,6 +160,18 @@ def resolve_people(
     if identity_rows:
         session.execute(PersonIdentity.__table__.insert(), identity_rows)  # type: ignore[attr-defined]
     return [person_of(ref) for ref in refs], len(creators)
+
+
+def _new_person_ids(session: Session, count: int) -> list[int]:
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('people', 'id')) FROM generate_series(1, :n)"),
+            {"n": count},
+        )
+        return [int(r[0]) for r in rows]
+    # SQLite gives a new row max(id) + 1 anyway; a concurrent writer makes the insert fail, never mix ids.
+    top = session.scalar(select(func.max(Person.id))) or 0
+    return list(range(top + 1, top + 1 + count))
 
 
 def mark_customers(session: Session, person_ids: Iterable[int]) -> None:

@@ -1,0 +1,98 @@
+"""Importing orders, events and people from files: the API the CLI and others call.
+
+Every function takes the caller's session and never commits: run it in ``db.transaction()`` to
+keep the result, or in ``db.reading()`` for a dry run whose counts are real. Bad rows are
+rejected one by one with their line and reason while good rows are kept; a file that cannot be
+imported at all raises ``ImportFileError`` (the caller's transaction then rolls back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from goodwill.config import Business
+from goodwill.events.importers.csvfile import CsvRows, ImportFileError
+from goodwill.events.importers.events_file import import_events_file
+from goodwill.events.importers.generic_orders import looks_generic, parse_generic
+from goodwill.events.importers.orders_store import OrderSink
+from goodwill.events.importers.parsing import strptime_format
+from goodwill.events.importers.people_file import import_people_file
+from goodwill.events.importers.report import ImportReport, Rejection
+from goodwill.events.importers.shopify import looks_like_shopify, parse_shopify
+
+__all__ = [
+    "ORDER_FORMATS",
+    "ImportFileError",
+    "ImportReport",
+    "Rejection",
+    "import_events",
+    "import_orders",
+    "import_people",
+]
+
+ORDER_FORMATS = ("auto", "shopify", "generic")
+Progress = Callable[[int, int], None]
+
+
+def import_orders(
+    *,
+    session: Session,
+    path: Path,
+    business: Business,
+    fmt: str = "auto",
+    date_format: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Orders from a Shopify export or the generic orders CSV (``fmt="auto"`` tells them apart)."""
+    if fmt not in ORDER_FORMATS:
+        raise ImportFileError(f"unknown orders format {fmt!r}: use {', '.join(ORDER_FORMATS)}")
+    try:
+        pattern = strptime_format(date_format) if date_format else None
+    except ValueError as exc:
+        raise ImportFileError(str(exc)) from None
+    report = ImportReport()
+    with CsvRows(path, progress=progress) as rows:
+        if fmt == "auto":
+            fmt = _detect_orders_format(rows)
+        if fmt == "shopify":
+            sink = OrderSink(session=session, source="shopify", report=report)
+            parse_shopify(rows, business=business, sink=sink, date_format=pattern)
+        else:
+            sink = OrderSink(session=session, source="csv", report=report)
+            parse_generic(rows, business=business, sink=sink, date_format=pattern)
+    return _finish(report)
+
+
+def _detect_orders_format(rows: CsvRows) -> str:
+    if looks_like_shopify(rows.columns):
+        return "shopify"
+    if looks_generic(rows.columns):
+        return "generic"
+    found = ", ".join(rows.header[:10]) + (" ..." if len(rows.header) > 10 else "")
+    raise ImportFileError(
+        f"{rows.path}: cannot tell the orders format. Expected a Shopify orders export (Name, Email, "
+        "Created at, Lineitem ... columns) or the generic columns order_id, email, name, date, total, "
+        f"currency; found: {found}"
+    )
+
+
+def import_events(
+    *, session: Session, path: Path, business: Business, progress: Progress | None = None
+) -> ImportReport:
+    """Events from CSV or JSON Lines (told apart by extension, else by content)."""
+    return _finish(import_events_file(session=session, path=path, business=business, progress=progress))
+
+
+def import_people(
+    *, session: Session, path: Path, business: Business, progress: Progress | None = None
+) -> ImportReport:
+    """People (customers and prospects) with details, consent and facts, from CSV."""
+    return _finish(import_people_file(session=session, path=path, business=business, progress=progress))
+
+
+def _finish(report: ImportReport) -> ImportReport:
+    report.rejected.sort(key=lambda r: r.line)
+    return report
