@@ -1,0 +1,51 @@
+"""`goodwill demo` loads a living business through the real importers, and is idempotent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from goodwill.cli import app
+from goodwill.db import Database
+from goodwill.events.model import Event, Order
+from goodwill.people.model import Fact, Person
+from goodwill.team.model import User
+
+runner = CliRunner()
+
+
+def test_demo_loads_a_realistic_business_once(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"GOODWILL_DATABASE_URL": db.url}
+    first = runner.invoke(app, ["demo", "--people", "120", "--seed", "3", "--no-serve"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "Log in as owner@example.com with password" in first.output
+
+    with db.reading() as s:
+        kinds = dict(s.execute(select(Event.kind, func.count()).group_by(Event.kind)).all())
+        people = s.scalar(select(func.count()).select_from(Person))
+        prospects = s.scalar(select(func.count()).where(Person.kind == "prospect"))
+        orders = s.scalar(select(func.count()).select_from(Order))
+        facts = s.scalar(select(func.count()).select_from(Fact))
+        roles = sorted(s.scalars(select(User.role)).all())
+    assert people == 120
+    assert prospects and prospects > 5  # window-shoppers are part of the business too
+    assert orders and orders > 200
+    assert facts and facts > 50
+    for kind in ("purchase", "question", "complaint", "complaint_resolved", "praise", "late_delivery"):
+        assert kinds.get(kind, 0) > 0, kind
+    assert kinds["purchase"] < orders  # cancelled orders are not purchases
+    assert roles == ["admin", "agent", "agent", "manager"]
+
+    again = runner.invoke(app, ["demo", "--people", "120", "--seed", "3", "--no-serve"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "New this run: 0 people, 0 orders, 0 events." in again.output
+
+    shown = runner.invoke(app, ["people", "show", "1", "--json"], env=env)
+    assert json.loads(shown.output)["id"] == 1
