@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     business: Business = Business()
     web: Web = Web()
+    # The relationship bank's [bank] and [bank.rules] tables; validated by goodwill.bank.config,
+    # which names the bad key (kept loose here so the bank owns its own rules vocabulary).
+    bank: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

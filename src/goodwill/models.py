@@ -1,5 +1,6 @@
 """Imports every table so metadata is complete (Alembic, tests)."""
 
+from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.db import Base
 from goodwill.events.model import Event, Order
 from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity
@@ -8,6 +9,8 @@ from goodwill.web.model import ApiToken, IdempotencyRecord, LoginFailure, WebSes
 
 __all__ = [
     "ApiToken",
+    "BankEntry",
+    "BankStanding",
     "Base",
     "ConsentChange",
     "Event",

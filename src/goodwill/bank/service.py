@@ -1,0 +1,291 @@
+"""Keeping each person's bank entries and standing in step with their events.
+
+``refresh_people`` is the incremental path (called in the same transaction that stored events);
+``goodwill.bank.rebuild.rebuild`` is the set-based path for everyone after a rules change.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import BindParameter, Table, bindparam, case, delete, insert, select
+from sqlalchemy.orm import Session
+
+from goodwill.bank.config import load_bank_config
+from goodwill.bank.model import BankEntry, BankStanding
+from goodwill.bank.rules import (
+    ADJUSTMENT,
+    BankConfig,
+    Effect,
+    Entry,
+    EventFact,
+    Side,
+    project,
+    score_of,
+    standing,
+)
+from goodwill.config import get_settings
+from goodwill.db import utcnow
+from goodwill.events.model import Event
+from goodwill.events.service import NewEvent, record_event
+from goodwill.people.service import get_person
+
+CHUNK = 500
+# Only these kinds carry text the rules read; other texts (notes...) are not fetched.
+TEXT_KINDS = ("review", ADJUSTMENT)
+
+# Statements built once, on Core tables: refreshing one person is a handful of cached statements,
+# with none of the per-call construction and ORM overhead (which cost more than the queries).
+_EVENTS = cast(Table, Event.__table__)
+_ENTRIES = cast(Table, BankEntry.__table__)
+_STANDINGS = cast(Table, BankStanding.__table__)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+EVENTS_OF = select(
+    _EVENTS.c.person_id,
+    _EVENTS.c.id,
+    _EVENTS.c.kind,
+    _EVENTS.c.occurred_at,
+    case((_EVENTS.c.kind.in_(TEXT_KINDS), _EVENTS.c.text), else_=None),
+    _EVENTS.c.amount_minor,
+    _EVENTS.c.currency,
+).where(_EVENTS.c.person_id.in_(_IDS))
+ENTRIES_OF = select(
+    _ENTRIES.c.id, _ENTRIES.c.event_id, _ENTRIES.c.rule, _ENTRIES.c.amount, _ENTRIES.c.at
+).where(_ENTRIES.c.person_id.in_(_IDS))
+STANDINGS_OF = select(
+    _STANDINGS.c.person_id,
+    _STANDINGS.c.score,
+    _STANDINGS.c.bad_streak,
+    _STANDINGS.c.status,
+    _STANDINGS.c.value_minor,
+    _STANDINGS.c.next_due_at,
+).where(_STANDINGS.c.person_id.in_(_IDS))
+DELETE_ENTRIES = delete(_ENTRIES).where(_ENTRIES.c.id.in_(_IDS))
+DELETE_STANDINGS = delete(_STANDINGS).where(_STANDINGS.c.person_id.in_(_IDS))
+INSERT_ENTRIES = insert(_ENTRIES)
+INSERT_STANDINGS = insert(_STANDINGS)
+
+
+@dataclass
+class RefreshReport:
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    statuses: dict[int, str] = field(default_factory=dict)  # person id -> status now
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
+def _events_and_value(
+    session: Session, person_ids: Sequence[int], currency: str
+) -> tuple[dict[int, list[EventFact]], dict[int, int]]:
+    events: dict[int, list[EventFact]] = defaultdict(list)
+    value: dict[int, int] = {}
+    for person_id, event_id, kind, at, body, amount, event_currency in session.connection().execute(
+        EVENTS_OF, {"ids": list(person_ids)}
+    ):
+        events[person_id].append(EventFact(event_id, kind, at, body))
+        if kind in ("purchase", "refund") and event_currency == currency and amount is not None:
+            value[person_id] = value.get(person_id, 0) + (amount if kind == "purchase" else -amount)
+    return events, value
+
+
+def _stored_entries(
+    session: Session, person_ids: Sequence[int]
+) -> dict[tuple[int, str], tuple[int, int, datetime]]:
+    rows = session.connection().execute(ENTRIES_OF, {"ids": list(person_ids)})
+    return {(event_id, rule): (entry_id, amount, at) for entry_id, event_id, rule, amount, at in rows}
+
+
+def _standing_row(
+    person_id: int, entries: list[Entry], value: int, config: BankConfig, now: datetime
+) -> dict[str, Any]:
+    now_standing = standing(entries, config, now)
+    made = [e for e in entries if e.at <= now]
+    due = [e.at for e in entries if e.at > now]
+    return {
+        "person_id": person_id,
+        "score": sum(score_of(e.amount, e.at, config.half_life_days) for e in made),
+        "bad_streak": now_standing.bad_streak,
+        "status": now_standing.status.value,
+        "value_minor": value,
+        "next_due_at": min(due) if due else None,
+        "computed_at": now,
+    }
+
+
+def refresh_people(
+    *,
+    session: Session,
+    person_ids: Iterable[int],
+    config: BankConfig | None = None,
+    currency: str | None = None,
+    now: datetime | None = None,
+) -> RefreshReport:
+    """Recompute these people's entries and standings from their events, in the caller's transaction.
+
+    Only entries that differ are written, so a refresh with nothing new touches no entry rows.
+    """
+    config = config or load_bank_config(get_settings())
+    currency = currency or get_settings().business.currency
+    now = now or utcnow()
+    report = RefreshReport()
+    for chunk in _chunks(person_ids):
+        events, value = _events_and_value(session, chunk, currency)
+        stored = _stored_entries(session, chunk)
+        wanted: dict[tuple[int, str], tuple[int, Entry]] = {}
+        standings: list[dict[str, Any]] = []
+        for person_id in chunk:
+            entries = project(events.get(person_id, []), config)
+            for entry in entries:
+                wanted[(entry.event_id, entry.rule)] = (person_id, entry)
+            report.statuses[person_id] = "healthy"
+            if entries or person_id in value:
+                standings.append(_standing_row(person_id, entries, value.get(person_id, 0), config, now))
+                report.statuses[person_id] = standings[-1]["status"]
+        stale = [old[0] for key, old in stored.items() if key not in wanted or _differs(old, wanted[key][1])]
+        fresh = [
+            _entry_row(person_id, entry)
+            for key, (person_id, entry) in wanted.items()
+            if key not in stored or _differs(stored[key], entry)
+        ]
+        report.changed += sum(
+            1 for key, old in stored.items() if key in wanted and _differs(old, wanted[key][1])
+        )
+        report.removed += sum(1 for key in stored if key not in wanted)
+        report.added += sum(1 for key in wanted if key not in stored)
+        if stale:
+            session.connection().execute(DELETE_ENTRIES, {"ids": stale})
+        if fresh:
+            session.connection().execute(INSERT_ENTRIES, fresh)
+        _write_standings(session, chunk, standings)
+    return report
+
+
+def _write_standings(session: Session, person_ids: list[int], rows: list[dict[str, Any]]) -> None:
+    """Replace only the standings that differ: a refresh that changes nothing writes nothing."""
+    stored = {
+        row.person_id: (row.score, row.bad_streak, row.status, row.value_minor, row.next_due_at)
+        for row in session.connection().execute(STANDINGS_OF, {"ids": person_ids})
+    }
+    fresh = []
+    for row in rows:
+        old = stored.pop(row["person_id"], None)
+        same = (
+            old is not None
+            and math.isclose(old[0], row["score"], rel_tol=1e-12)
+            and old[1:]
+            == (
+                row["bad_streak"],
+                row["status"],
+                row["value_minor"],
+                row["next_due_at"],
+            )
+        )
+        if not same:
+            fresh.append(row)
+    gone = list(stored) + [row["person_id"] for row in fresh]
+    if gone:
+        session.connection().execute(DELETE_STANDINGS, {"ids": gone})
+    if fresh:
+        session.connection().execute(INSERT_STANDINGS, fresh)
+
+
+def _differs(old: tuple[int, int, datetime], entry: Entry) -> bool:
+    return old[1] != entry.amount or old[2] != entry.at
+
+
+def _entry_row(person_id: int, entry: Entry) -> dict[str, Any]:
+    return {
+        "person_id": person_id,
+        "event_id": entry.event_id,
+        "kind": entry.kind,
+        "rule": entry.rule,
+        "amount": entry.amount,
+        "at": entry.at,
+        "side": entry.side.value,
+        "effect": entry.effect.value,
+    }
+
+
+def refresh_due(
+    *,
+    session: Session,
+    now: datetime | None = None,
+    config: BankConfig | None = None,
+    currency: str | None = None,
+) -> int:
+    """Recompute standings whose future-dated entries (unanswered-question deadlines) have come due."""
+    now = now or utcnow()
+    due = list(session.scalars(select(BankStanding.person_id).where(BankStanding.next_due_at <= now)))
+    if due:
+        refresh_people(session=session, person_ids=due, config=config, currency=currency, now=now)
+    return len(due)
+
+
+def entries_of(session: Session, person_id: int) -> list[Entry]:
+    rows = session.execute(
+        select(
+            BankEntry.event_id,
+            BankEntry.kind,
+            BankEntry.rule,
+            BankEntry.amount,
+            BankEntry.at,
+            BankEntry.side,
+            BankEntry.effect,
+        )
+        .where(BankEntry.person_id == person_id)
+        .order_by(BankEntry.at, BankEntry.event_id, BankEntry.rule)
+    )
+    return [
+        Entry(event_id, kind, rule, amount, at, Side(side), Effect(effect))
+        for event_id, kind, rule, amount, at, side, effect in rows
+    ]
+
+
+class AdjustmentError(ValueError):
+    pass
+
+
+def adjust(
+    *,
+    session: Session,
+    person_ref: str | int,
+    amount: int,
+    reason: str,
+    staff_id: int | None = None,
+    at: datetime | None = None,
+    config: BankConfig | None = None,
+    currency: str | None = None,
+) -> Event:
+    """A manual goodwill gesture or correction: recorded as an event (never an edit), then refreshed."""
+    clean = " ".join(reason.split())
+    if not clean:
+        raise AdjustmentError("reason: say why (it is shown on the statement)")
+    if amount == 0 or abs(amount) > 9999:
+        raise AdjustmentError(f"amount: must be between -9999 and 9999 and not 0, got {amount}")
+    person = get_person(session, person_ref)
+    event, _ = record_event(
+        session,
+        NewEvent(
+            person_id=person.id,
+            kind=ADJUSTMENT,
+            occurred_at=at or utcnow(),
+            source="bank",
+            source_id=uuid.uuid4().hex,
+            staff_id=staff_id,
+            text=f"{amount:+d} {clean}",
+        ),
+    )
+    refresh_people(session=session, person_ids=[person.id], config=config, currency=currency)
+    return event
