@@ -3,6 +3,7 @@
 from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.db import Base
 from goodwill.events.model import Event, Order
+from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore  # noqa: F401
 from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity
 from goodwill.team.model import User
 from goodwill.web.model import ApiToken, IdempotencyRecord, LoginFailure, WebSession

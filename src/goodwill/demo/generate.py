@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from goodwill.demo import catalogue as cat
+from goodwill.people.model import fold
 
 SHOPIFY_HEADERS = [
     "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at",
@@ -51,6 +52,8 @@ class DemoPerson:
     facts: list[str] = field(default_factory=list)
     # Some customers meet several problems in a row: their stories show on the At-risk page.
     unlucky: bool = False
+    # How much this person tends to buy at once (mean 1): people differ, as Gamma-Gamma assumes.
+    basket: float = 1.0
 
 
 @dataclass
@@ -61,7 +64,7 @@ class DemoBusiness:
 
 
 def _email_for(name: str, index: int) -> str:
-    ascii_part = "".join(ch for ch in name.lower() if ch.isascii() and (ch.isalnum() or ch == " "))
+    ascii_part = "".join(ch for ch in fold(name) if ch.isascii() and (ch.isalnum() or ch == " "))
     local = ".".join(ascii_part.split()) or "customer"
     return f"{local}.{index}@example.com"
 
@@ -103,6 +106,7 @@ def _person(rng: random.Random, index: int) -> DemoPerson:
         consent=consent,
         facts=facts,
         unlucky=archetype != "prospect" and rng.random() < 0.05,
+        basket=rng.gammavariate(3.0, 1 / 3),
     )
 
 
@@ -164,8 +168,9 @@ def generate(*, seed: int, people: int, now: datetime) -> DemoBusiness:
             order_number += 1
             name = f"#{order_number}"
             local = placed.astimezone(tz)
-            lines = rng.sample(cat.PRODUCTS, k=rng.choices([1, 2, 3, 4], weights=[45, 30, 17, 8])[0])
-            quantities = [rng.choice([1, 1, 1, 2]) for _ in lines]
+            wanted = round(person.basket * rng.choice([1, 1, 2, 2, 3]))
+            lines = rng.sample(cat.PRODUCTS, k=min(5, max(1, wanted)))
+            quantities = [max(1, round(person.basket * rng.choice([1, 1, 1, 2]))) for _ in lines]
             subtotal = sum(price * q for (_, _, price), q in zip(lines, quantities, strict=True))
             shipping = 0 if subtotal >= 5000 else 595
             taxes = round(subtotal * 0.08)

@@ -17,6 +17,8 @@ from goodwill.db import Database
 from goodwill.demo import catalogue as cat
 from goodwill.demo.generate import SHOPIFY_HEADERS, DemoBusiness, generate
 from goodwill.events.importers.service import ImportReport, import_events, import_orders
+from goodwill.insights.pipeline import ScoreOptions
+from goodwill.insights.service import score_people
 from goodwill.people.service import PersonRecord, add_facts_bulk, resolve_people
 from goodwill.team.model import User
 
@@ -106,6 +108,9 @@ def load_demo(
     step(f"Importing {len(data.events)} questions, complaints, praise and deliveries")
     with db.transaction() as s:
         events = import_events(session=s, path=events_file, business=business)
+    step("Scoring buying patterns (RFM, P(alive), lifetime value, milestones)")
+    with db.transaction() as s:
+        score_people(s, business=business, options=ScoreOptions(as_of=now.astimezone(business.tz).date()))
     return DemoSummary(
         people=created,
         orders=orders,

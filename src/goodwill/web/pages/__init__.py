@@ -2,8 +2,10 @@
 
 from fastapi import APIRouter
 
+from goodwill.insights.pages import router as insights_router
 from goodwill.web.pages import auth, people
 
 pages_router = APIRouter()
 pages_router.include_router(auth.router)
 pages_router.include_router(people.router)
+pages_router.include_router(insights_router)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from goodwill.events.service import timeline
+from goodwill.insights.views import person_context
 from goodwill.people import service as people
 from goodwill.people.model import Channel, PersonKind
 from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter
@@ -76,6 +77,7 @@ def profile(
         "channels": [c.value for c in Channel],
         "events": events,
         "next_before_id": next_before_id,
+        **person_context(session, person_id),
     }
     return render(request, "people/profile.html", context)
 
