@@ -238,12 +238,14 @@ def demo(
 
 
 def _register_subcommands() -> None:
+    from goodwill.bank.cli import bank_app
     from goodwill.events.cli import import_app
     from goodwill.insights.cli import insights_app
     from goodwill.team.cli import user_app
 
     app.add_typer(import_app, name="import")
     app.add_typer(user_app, name="user")
+    app.add_typer(bank_app, name="bank")
     app.add_typer(insights_app, name="insights")
 
 

@@ -9,8 +9,6 @@ from fastapi.testclient import TestClient
 from test_bank_cli import history
 from test_web_client import BASE_URL, add_user, make_settings, token_for
 
-from goodwill.bank import api as bank_api
-from goodwill.bank import pages as bank_pages
 from goodwill.bank.statements import statement
 from goodwill.db import Database, utcnow
 from goodwill.web.app import create_app
@@ -18,11 +16,8 @@ from goodwill.web.templating import make_templates
 
 
 def bank_client(db: Database) -> TestClient:
-    """The app with the bank's routers mounted (the lead wires them into create_app)."""
-    app = create_app(make_settings(db), db)
-    app.include_router(bank_api.router)
-    app.include_router(bank_pages.router)
-    return TestClient(app, base_url=BASE_URL)
+    """The real app: create_app mounts the bank's API and At-risk page like every other router."""
+    return TestClient(create_app(make_settings(db), db), base_url=BASE_URL)
 
 
 def test_statement_api_needs_a_login_and_returns_the_statement(db: Database) -> None:

@@ -11,7 +11,7 @@ from goodwill.bank.config import load_bank_config
 from goodwill.bank.statements import alerts, statement
 from goodwill.web.deps import AppSettings, DbSession, PeopleReader
 
-router = APIRouter(prefix="/api/v1/bank", tags=["bank"])
+router = APIRouter(prefix="/bank", tags=["bank"])
 
 
 @router.get("/people/{person_id}/statement")

@@ -175,7 +175,7 @@ def generate(*, seed: int, people: int, now: datetime) -> DemoBusiness:
             shipping = 0 if subtotal >= 5000 else 595
             taxes = round(subtotal * 0.08)
             total = subtotal + shipping + taxes
-            cancelled = rng.random() < 0.03
+            cancelled = rng.random() < 0.015
             refunded = 0
             if not cancelled and rng.random() < 0.04:
                 refunded = total if rng.random() < 0.5 else rng.choice(lines)[2]
@@ -251,12 +251,12 @@ def _staff(rng: random.Random) -> str:
 def _order_aftermath(rng: random.Random, person: DemoPerson, placed: datetime, event: Any) -> None:
     """What can happen after an order: delays, defects, complaints and how they were handled."""
     unlucky = person.unlucky
-    trouble = 0.45 if unlucky else 0.09
+    trouble = 0.45 if unlucky else 0.04
     if rng.random() < trouble:
         event(person, "late_delivery", placed + timedelta(days=rng.randint(6, 12)), text="Courier delay")
-        if rng.random() < 0.5:
+        if rng.random() < (0.6 if unlucky else 0.25):
             complain(rng, person, placed + timedelta(days=rng.randint(8, 14)), event, unlucky)
-    if rng.random() < (0.2 if unlucky else 0.025):
+    if rng.random() < (0.2 if unlucky else 0.012):
         event(person, "defect", placed + timedelta(days=rng.randint(3, 8)), text="Arrived damaged")
         complain(rng, person, placed + timedelta(days=rng.randint(4, 9)), event, unlucky)
     if rng.random() < 0.04:
@@ -287,7 +287,7 @@ def _conversations(rng: random.Random, person: DemoPerson, now: datetime, event:
             event(person, "visit", at, channel="shop", text="Browsed the tasting bar")
             continue
         event(person, "question", at, text=rng.choice(cat.QUESTIONS), channel="email")
-        if rng.random() < 0.85:
+        if rng.random() < 0.93:
             event(
                 person, "question_answered", at + timedelta(hours=rng.randint(1, 48)), staff_email=_staff(rng)
             )

@@ -55,10 +55,12 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         # "03 May" reads as "3 May"; stripping here avoids the platform-specific "%-d".
         return value.astimezone(tz).strftime(fmt).removeprefix("0") if value is not None else ""
 
-    def money(amount: int | Decimal | None, currency: str | None = None) -> str:
-        """Minor units (int) or an exact Decimal, in the given or the business currency."""
+    def money(amount: int | Decimal | str | None, currency: str | None = None) -> str:
+        """Minor units (int), or an exact Decimal or decimal string, in the given or the business currency."""
         if amount is None:
             return ""
+        if isinstance(amount, str):
+            amount = Decimal(amount)
         code = currency or settings.business.currency
         minor = int(amount.scaleb(exponent(code))) if isinstance(amount, Decimal) else amount
         return format_money(minor, code)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from goodwill.bank.service import refresh_people
 from goodwill.config import Business
 from goodwill.events.importers.csvfile import CsvRows, ImportFileError
 from goodwill.events.importers.events_file import import_events_file
@@ -63,7 +64,7 @@ def import_orders(
         else:
             sink = OrderSink(session=session, source="csv", report=report)
             parse_generic(rows, business=business, sink=sink, date_format=pattern)
-    return _finish(report)
+    return _finish(session, report, business)
 
 
 def _detect_orders_format(rows: CsvRows) -> str:
@@ -83,16 +84,27 @@ def import_events(
     *, session: Session, path: Path, business: Business, progress: Progress | None = None
 ) -> ImportReport:
     """Events from CSV or JSON Lines (told apart by extension, else by content)."""
-    return _finish(import_events_file(session=session, path=path, business=business, progress=progress))
+    return _finish(
+        session,
+        import_events_file(session=session, path=path, business=business, progress=progress),
+        business,
+    )
 
 
 def import_people(
     *, session: Session, path: Path, business: Business, progress: Progress | None = None
 ) -> ImportReport:
     """People (customers and prospects) with details, consent and facts, from CSV."""
-    return _finish(import_people_file(session=session, path=path, business=business, progress=progress))
+    return _finish(
+        session,
+        import_people_file(session=session, path=path, business=business, progress=progress),
+        business,
+    )
 
 
-def _finish(report: ImportReport) -> ImportReport:
+def _finish(session: Session, report: ImportReport, business: Business) -> ImportReport:
+    """Sort the rejections, and bring the relationship bank up to date for everyone touched."""
     report.rejected.sort(key=lambda r: r.line)
+    if report.person_ids:
+        refresh_people(session=session, person_ids=report.person_ids, currency=business.currency)
     return report

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from goodwill.bank import api as bank
 from goodwill.web.api import events, people, users
 
 API_PREFIX = "/api/v1"
@@ -10,3 +11,4 @@ api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(people.router)
 api_router.include_router(events.router)
 api_router.include_router(users.router)
+api_router.include_router(bank.router)

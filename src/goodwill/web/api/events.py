@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from goodwill.bank.config import load_bank_config
+from goodwill.bank.service import refresh_people
 from goodwill.config import Settings
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
@@ -73,6 +75,13 @@ def create_event(session: Session, body: EventIn, *, settings: Settings) -> tupl
     )
     if created and is_purchase:
         people.mark_customers(session, [person_id])
+    if created:
+        refresh_people(
+            session=session,
+            person_ids=[person_id],
+            config=load_bank_config(settings),
+            currency=settings.business.currency,
+        )
     return event, created
 
 

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from goodwill.bank.pages import router as bank_router
 from goodwill.insights.pages import router as insights_router
 from goodwill.web.pages import auth, people
 
@@ -9,3 +10,4 @@ pages_router = APIRouter()
 pages_router.include_router(auth.router)
 pages_router.include_router(people.router)
 pages_router.include_router(insights_router)
+pages_router.include_router(bank_router)

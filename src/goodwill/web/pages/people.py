@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from goodwill.bank.config import load_bank_config
+from goodwill.bank.statements import statement
 from goodwill.events.service import timeline
 from goodwill.insights.views import person_context
 from goodwill.people import service as people
@@ -77,6 +79,12 @@ def profile(
         "channels": [c.value for c in Channel],
         "events": events,
         "next_before_id": next_before_id,
+        "statement": statement(
+            session=session,
+            person_ref=person_id,
+            config=load_bank_config(settings),
+            tz=settings.business.tz,
+        ),
         **person_context(session, person_id),
     }
     return render(request, "people/profile.html", context)
