@@ -48,3 +48,23 @@ def test_person_partial_shows_segment_milestones_and_value(db: Database) -> None
     assert "2nd order" in html and "Lifetime spend reached EUR 100.00" in html
     assert "likely" in html and "EUR " in html
     assert "No buying pattern yet" in nobody
+
+
+def test_insights_page_and_person_page_over_http(db: Database) -> None:
+    from fastapi.testclient import TestClient
+    from test_web_client import BASE_URL, add_user, login, make_settings
+
+    from goodwill.web.app import create_app
+
+    shop = build_shop(db, crowd=60)
+    _score(db)
+    client = TestClient(create_app(make_settings(db), db), base_url=BASE_URL)
+    assert client.get("/insights", follow_redirects=False).status_code in (302, 303, 401)
+    add_user(db, "agent@shop.test", "agent")
+    login(client, "agent@shop.test")
+    page = client.get("/insights")
+    assert page.status_code == 200
+    assert "<svg" in page.text and "<script>" not in page.text
+    profile = client.get(f"/people/{shop.alice}")
+    assert profile.status_code == 200
+    assert "Buying pattern" in profile.text and "Relationship bank" in profile.text
