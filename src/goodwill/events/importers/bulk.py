@@ -14,12 +14,60 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, Text, bindparam, cast, func, select, text
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 CHUNK = 500
+
+
+class JsonText(str):
+    """Text already encoded as JSON, for a JSON column: written as is, not encoded again."""
+
+
+def dump_json(value: Any) -> str:
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
+class JsonItems:
+    """An order's items as JSON text, exactly as ``json.dumps`` writes them, from cached pieces.
+
+    The same few products recur on most orders, so each distinct item is encoded once.
+    """
+
+    def __init__(self) -> None:
+        self.pieces: dict[tuple[Any, ...], str] = {}
+
+    def __call__(self, items: list[dict[str, Any]]) -> JsonText:
+        pieces = self.pieces
+        encoded = []
+        for item in items:
+            try:
+                key = tuple(item.items())
+                piece = pieces.get(key)
+            except TypeError:  # an unhashable value: encode it every time
+                key, piece = (), None
+            if piece is None:
+                piece = json.dumps(item)
+                if key and len(pieces) < 100_000:
+                    pieces[key] = piece
+            encoded.append(piece)
+        return JsonText("[" + ", ".join(encoded) + "]")
+
+
+def in_json_list(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """PostgreSQL: ``column IN (the elements of one JSON array parameter)``, for thousands of values.
+
+    One parameter and one round trip, where IN lists go 500 at a time. JSON rather than an array
+    parameter because psycopg dumps a Python list as an array in Python code (about 1 µs a
+    value, ~1 s per 200k-row import); ``json.dumps`` is C.
+    """
+    elements = func.json_array_elements_text(
+        cast(bindparam(None, json.dumps(list(values)), type_=Text), JSON)
+    )
+    condition: ColumnElement[bool] = column.in_(select(cast(elements, column.type)))
+    return condition
 
 
 def insert_skipping_duplicates(session: Session, table: Any) -> Any:
@@ -33,10 +81,8 @@ def insert_skipping_duplicates(session: Session, table: Any) -> Any:
 
 def sqlite_datetime(value: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime stores (naive UTC with microseconds), so reads agree."""
-    u = value.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d}:{u.second:02d}." + (
-        f"{u.microsecond:06d}"
-    )
+    # isoformat is C code: several times quicker than formatting the seven fields in Python.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class BulkWriter:
@@ -60,11 +106,11 @@ class BulkWriter:
             self.session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
 
     def matching(self, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:
-        """``column IN values`` as chunked conditions (one array parameter on PostgreSQL)."""
+        """``column IN values`` as chunked conditions (one JSON parameter on PostgreSQL)."""
         if not values:
             return
         if self.postgres:
-            yield column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+            yield in_json_list(column, values)
             return
         for start in range(0, len(values), CHUNK):
             yield column.in_(values[start : start + CHUNK])
@@ -74,12 +120,13 @@ class BulkWriter:
         if count == 0:
             return []
         if self.postgres:
+            # One row of text, not one row per id: fetching 5000 result rows costs more than nextval.
             sequence = f"pg_get_serial_sequence('{table.name}', 'id')"
-            rows = self.session.execute(
-                text(f"SELECT nextval({sequence}) FROM generate_series(1, :n)"),
+            ids = self.session.scalar(
+                text(f"SELECT string_agg(nextval({sequence})::text, ',') FROM generate_series(1, :n)"),
                 {"n": count},
             )
-            return [int(r[0]) for r in rows]
+            return [int(i) for i in str(ids).split(",")]
         top = self.session.scalar(select(table.c.id).order_by(table.c.id.desc()).limit(1)) or 0
         return list(range(top + 1, top + 1 + count))
 
@@ -141,7 +188,7 @@ class BulkWriter:
         with self._cursor() as cur, cur.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 if json_at:
-                    row = [json.dumps(v) if i in json_at else v for i, v in enumerate(row)]
+                    row = [dump_json(v) if i in json_at else v for i, v in enumerate(row)]
                 copy.write_row(row)
         return len(rows)
 
@@ -161,13 +208,20 @@ class BulkWriter:
 
         Autovacuum cannot see uncommitted rows, so a table that grew by 100k rows in this
         transaction still looks empty to the planner, which then scans instead of using indexes.
-        Analysing when a table has doubled costs O(log n) ANALYZEs per import.
+        Analysing when a table has doubled costs O(log n) ANALYZEs per import. Each samples
+        3,000 rows rather than the default 30,000 (10x quicker): enough for the planner to see
+        the table's size and that the looked-up keys are unique; autovacuum analyses it in full
+        once the import is committed.
         """
         if not self.postgres:
             return
         grown = self._grown[table.name] = self._grown.get(table.name, 0) + inserted
         if grown >= max(5000, 2 * self._analyzed_at.get(table.name, 0)):
+            setting = {"name": "default_statistics_target"}
+            before = self.session.scalar(text("SELECT current_setting(:name)"), setting)
+            self.session.execute(text("SELECT set_config(:name, '10', true)"), setting)
             self.session.execute(text(f"ANALYZE {table.name}"))
+            self.session.execute(text("SELECT set_config(:name, :value, true)"), setting | {"value": before})
             self._analyzed_at[table.name] = grown
 
 
@@ -185,7 +239,7 @@ def _sqlite_converter(column_type: Any) -> Any:
     if name == "UTCDateTime":
         return sqlite_datetime
     if name == "JSON":
-        return json.dumps
+        return dump_json
     if name == "Boolean":
         return int
     return None

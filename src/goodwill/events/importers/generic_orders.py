@@ -61,25 +61,25 @@ def parse_generic(
     def get(cells: list[str], name: str) -> str:
         return cells[col[name]] if col[name] >= 0 else ""
 
-    for line, cells in rows:
-        report.rows += 1
-        order_id = get(cells, "order_id").strip()
-        try:
-            if not order_id:
-                raise RowError("missing order_id")
-            if len(order_id) > 120:
-                raise RowError("order_id is longer than 120 characters")
-            if order_id in seen:
-                report.duplicates += 1
-                report.duplicate_rows += 1
+    with sink:
+        for line, cells in rows:
+            report.rows += 1
+            order_id = get(cells, "order_id").strip()
+            try:
+                if not order_id:
+                    raise RowError("missing order_id")
+                if len(order_id) > 120:
+                    raise RowError("order_id is longer than 120 characters")
+                if order_id in seen:
+                    report.duplicates += 1
+                    report.duplicate_rows += 1
+                    continue
+                order = _order(get, cells, order_id, line, business, date_format)
+            except RowError as exc:
+                report.reject(line, str(exc))
                 continue
-            order = _order(get, cells, order_id, line, business, date_format)
-        except RowError as exc:
-            report.reject(line, str(exc))
-            continue
-        seen.add(order_id)
-        sink.add(order)
-    sink.flush()
+            seen.add(order_id)
+            sink.add(order)
 
 
 def _order(

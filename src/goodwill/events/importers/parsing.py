@@ -103,8 +103,22 @@ _PLAIN_AMOUNT = re.compile(r"^(\d{1,15})(?:\.(\d{1,2}))?$")
 _BAD_GROUPING = re.compile(r",(?!\d{3}(?:[^0-9]|$))")  # a thousands comma is followed by exactly 3 digits
 
 
+_money_cache: dict[tuple[str, str], int] = {}  # prices and totals repeat; only successes are kept
+
+
 def parse_money(text: str, currency: str, *, field: str = "amount") -> int:
     """Minor units from ``53.91``, ``$1,234.50``, ``EUR 10``; rejects more decimals than the currency has."""
+    cached = _money_cache.get((text, currency))
+    if cached is not None:
+        return cached
+    minor = _parse_money(text, currency, field)
+    if len(_money_cache) >= 200_000:
+        _money_cache.clear()
+    _money_cache[(text, currency)] = minor
+    return minor
+
+
+def _parse_money(text: str, currency: str, field: str) -> int:
     raw = text.strip()
     if not raw:
         raise RowError(f"missing {field}")
