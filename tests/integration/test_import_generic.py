@@ -52,7 +52,7 @@ def test_excel_style_semicolons_bom_and_odd_headers(db: Database, tmp_path: Path
         kinds = {sid: kind for sid, kind in s.execute(select(Event.source_id, Event.kind))}
         assert kinds == {
             "csv:order:A-1": "purchase", "csv:cancel:A-2": "order_cancelled", "csv:order:A-3": "purchase",
-            "csv:refund:A-3": "refund", "csv:order:A-4": "purchase", "csv:refund:A-4": "refund",
+            "csv:refund:A-3:4550": "refund", "csv:order:A-4": "purchase", "csv:refund:A-4:525": "refund",
         }  # fmt: skip
         zoe = people.get_person(s, "zoe@example.com")
         assert zoe.name == "Zoë Martin" and zoe.kind == "customer"

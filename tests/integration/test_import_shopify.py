@@ -89,9 +89,9 @@ def test_orders_events_and_people_are_right(db: Database) -> None:
         events = {e.source_id: e for e in s.scalars(select(Event))}
         assert sorted(events) == [
             "shopify:cancel:#1003", "shopify:order:#1001", "shopify:order:#1002", "shopify:order:#1004",
-            "shopify:order:#1007", "shopify:order:#1009", "shopify:refund:#1004",
+            "shopify:order:#1007", "shopify:order:#1009", "shopify:refund:#1004:1000",
         ]  # fmt: skip
-        refund = events["shopify:refund:#1004"]
+        refund = events["shopify:refund:#1004:1000"]
         assert (refund.kind, refund.amount_minor, refund.person_id) == ("refund", 1000, zoe.id)
         cancelled = events["shopify:cancel:#1003"]
         assert cancelled.kind == "order_cancelled"
@@ -173,7 +173,8 @@ def test_a_later_export_adds_a_new_refund_and_never_regrants_consent(db: Databas
     assert (report.rows, report.orders, report.events, report.duplicates) == (2, 0, 1, 2)
     assert report.person_ids == {jose.id}
     with db.reading() as s:
-        assert s.scalar(select(Event.amount_minor).where(Event.source_id == "shopify:refund:#1002")) == 2000
+        refund = select(Event.amount_minor).where(Event.source_id == "shopify:refund:#1002:2000")
+        assert s.scalar(refund) == 2000
         # A file never turns consent back on after it was withdrawn (José's "no", Zoë's request).
         assert people.current_consent(s, jose.id)["email"]["granted"] is False
         assert people.current_consent(s, zoe.id)["email"]["granted"] is False

@@ -20,6 +20,7 @@ from goodwill.bank.config import CONFIGURABLE_RULES, load_bank_config
 from goodwill.bank.rules import ADJUSTMENT, EPOCH, IN_TIME, OVERDRAWN_BELOW, RULES_BY_NAME, BankConfig, decay
 from goodwill.config import get_settings
 from goodwill.db import utcnow
+from goodwill.events.service import SPEND_SQL
 
 ENTRY_COLUMNS = "person_id, event_id, kind, rule, amount, at, side, effect"
 _IDENTIFIER = re.compile(r"^[a-z_]+$")
@@ -86,7 +87,8 @@ def _direct_rules(config: BankConfig) -> list[tuple[str, int, str]]:
         points = config.weight(name)
         if name == "question_unanswered" or points == 0:
             continue
-        assert _IDENTIFIER.match(name)  # names come from our own vocabulary: safe to inline
+        if not _IDENTIFIER.match(name):  # names come from our own vocabulary: safe to inline
+            raise ValueError(f"refusing to build SQL from rule name {name!r}")
         rules.append((name, int(points), config.side(name).value))
     return rules
 
@@ -172,7 +174,8 @@ FROM streaked"""
 
 def standings_select(config: BankConfig, d: _Dialect, now: datetime, currency: str) -> str:
     """One SELECT producing every standing row from the new entries (``bank_new``) and events."""
-    assert _CURRENCY.match(currency)
+    if not _CURRENCY.match(currency):
+        raise ValueError("refusing to build SQL from an unexpected value")
     moment = d.timestamp(now)
     growth = d.power_of_two(f"{d.epoch_days('at')} / {config.half_life_days}.0")
     to_now = decay(EPOCH, now, config.half_life_days)
@@ -194,6 +197,7 @@ due AS (SELECT person_id, MIN(at) AS next_due_at FROM bank_new WHERE at > {momen
 spend AS (
   SELECT person_id, SUM(CASE WHEN kind = 'purchase' THEN amount_minor ELSE -amount_minor END) AS value_minor
   FROM events WHERE kind IN ('purchase', 'refund') AND currency = '{currency}' AND amount_minor IS NOT NULL
+    AND {SPEND_SQL}
   GROUP BY person_id
 ),
 everyone AS (SELECT person_id FROM bank_new UNION SELECT person_id FROM spend)

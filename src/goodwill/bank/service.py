@@ -33,7 +33,7 @@ from goodwill.bank.rules import (
 from goodwill.config import get_settings
 from goodwill.db import utcnow
 from goodwill.events.model import Event
-from goodwill.events.service import NewEvent, record_event
+from goodwill.events.service import NewEvent, counts_as_spend, record_event
 from goodwill.people.service import get_person
 
 CHUNK = 500
@@ -54,6 +54,7 @@ EVENTS_OF = select(
     case((_EVENTS.c.kind.in_(TEXT_KINDS), _EVENTS.c.text), else_=None),
     _EVENTS.c.amount_minor,
     _EVENTS.c.currency,
+    counts_as_spend(),
 ).where(_EVENTS.c.person_id.in_(_IDS))
 ENTRIES_OF = select(
     _ENTRIES.c.id, _ENTRIES.c.event_id, _ENTRIES.c.rule, _ENTRIES.c.amount, _ENTRIES.c.at
@@ -91,11 +92,11 @@ def _events_and_value(
 ) -> tuple[dict[int, list[EventFact]], dict[int, int]]:
     events: dict[int, list[EventFact]] = defaultdict(list)
     value: dict[int, int] = {}
-    for person_id, event_id, kind, at, body, amount, event_currency in session.connection().execute(
+    for person_id, event_id, kind, at, body, amount, event_currency, spend in session.connection().execute(
         EVENTS_OF, {"ids": list(person_ids)}
     ):
         events[person_id].append(EventFact(event_id, kind, at, body))
-        if kind in ("purchase", "refund") and event_currency == currency and amount is not None:
+        if spend and kind in ("purchase", "refund") and event_currency == currency and amount is not None:
             value[person_id] = value.get(person_id, 0) + (amount if kind == "purchase" else -amount)
     return events, value
 

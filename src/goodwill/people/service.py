@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from goodwill.db import as_utc, utcnow
 from goodwill.events.model import Event
+from goodwill.events.service import counts_as_spend
 from goodwill.money import to_decimal
 from goodwill.people.model import (
     Channel,
@@ -391,13 +392,16 @@ def purchase_totals(session: Session, person_id: int, *, currency: str) -> Purch
     """
     orders, first, last = session.execute(
         select(func.count(), func.min(Event.occurred_at), func.max(Event.occurred_at)).where(
-            Event.person_id == person_id, Event.kind == "purchase"
+            Event.person_id == person_id, Event.kind == "purchase", counts_as_spend()
         )
     ).one()
     spent = (
         session.scalar(
             select(func.coalesce(func.sum(Event.amount_minor), 0)).where(
-                Event.person_id == person_id, Event.kind == "purchase", Event.currency == currency
+                Event.person_id == person_id,
+                Event.kind == "purchase",
+                Event.currency == currency,
+                counts_as_spend(),
             )
         )
         or 0
@@ -405,7 +409,10 @@ def purchase_totals(session: Session, person_id: int, *, currency: str) -> Purch
     refunded = (
         session.scalar(
             select(func.coalesce(func.sum(Event.amount_minor), 0)).where(
-                Event.person_id == person_id, Event.kind == "refund", Event.currency == currency
+                Event.person_id == person_id,
+                Event.kind == "refund",
+                Event.currency == currency,
+                counts_as_spend(),
             )
         )
         or 0

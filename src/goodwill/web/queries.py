@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from goodwill.events.model import Event
+from goodwill.events.service import counts_as_spend
 from goodwill.money import to_decimal
 
 
@@ -37,7 +38,9 @@ def purchase_totals_for(
             func.sum(case((Event.kind == "purchase", 1), else_=0)),
             func.coalesce(func.sum(signed), 0),
         )
-        .where(Event.person_id.in_(list(person_ids)), Event.kind.in_(("purchase", "refund")))
+        .where(
+            Event.person_id.in_(list(person_ids)), Event.kind.in_(("purchase", "refund")), counts_as_spend()
+        )
         .group_by(Event.person_id)
     ).all()
     return {pid: RowTotals(int(orders or 0), int(spent or 0)) for pid, orders, spent in rows}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from goodwill.db import utcnow
@@ -174,11 +174,16 @@ def store_orders(sink: OrderSink, orders: list[ParsedOrder]) -> None:
     writer.note_growth(_table(PersonIdentity), created)
 
     existing: dict[str, tuple[int, int]] = {}
+    stored_state: dict[str, tuple[int, datetime | None]] = {}  # refunded so far, cancelled at
     for condition in writer.matching(Order.external_id, [o.external_id for o in orders]):
         rows = session.execute(
-            select(Order.external_id, Order.id, Order.person_id).where(Order.source == source, condition)
+            select(
+                Order.external_id, Order.id, Order.person_id, Order.refunded_minor, Order.cancelled_at
+            ).where(Order.source == source, condition)
         )
-        existing.update({name: (oid, pid) for name, oid, pid in rows})
+        for name, oid, pid, refunded, cancelled_at in rows:
+            existing[name] = (oid, pid)
+            stored_state[name] = (refunded, cancelled_at)
 
     now = utcnow()
     fresh = [(o, pid) for o, pid in zip(orders, person_ids, strict=True) if o.external_id not in existing]
@@ -207,6 +212,7 @@ def store_orders(sink: OrderSink, orders: list[ParsedOrder]) -> None:
     inserted = {o.external_id: oid for (o, _), oid in zip(fresh, order_ids, strict=True)}
 
     events: list[tuple[Any, ...]] = []
+    changes: list[dict[str, Any]] = []
     buyers: list[int] = []
     fact_wishes: list[tuple[int, str]] = []
     consent: dict[int, dict[str, bool]] = {}
@@ -223,10 +229,18 @@ def store_orders(sink: OrderSink, orders: list[ParsedOrder]) -> None:
             order_id, owner = existing[order.external_id]
             report.duplicates += 1
             report.duplicate_rows += 1 * len(order.lines)
-        events.extend(_order_events(order, source, order_id, owner, now))
+            change = _order_change(order, order_id, *stored_state[order.external_id])
+            if change:
+                changes.append(change)
+        refunded_before = stored_state.get(order.external_id, (0, None))[0]
+        events.extend(_order_events(order, source, order_id, owner, now, refunded_before=refunded_before))
         if order.cancelled_at is None:
             buyers.append(owner)
     _store_events(sink, events)
+    if changes:
+        # A later export may cancel a stored order or refund more of it: the order says so now,
+        # so it stops counting as a purchase (the events that already happened stay as they were).
+        session.execute(ORDER_CHANGE, changes)
     mark_customers(session, buyers)
     apply_imported_consent(session, consent, source=f"{source} import")
     _add_item_facts(sink, fact_wishes, now)
@@ -244,8 +258,32 @@ def _store_events(sink: OrderSink, events: list[tuple[Any, ...]]) -> None:
     sink.stored.person_ids.update(e[0] for e in new)
 
 
+ORDER_CHANGE = (
+    update(_table(Order))
+    .where(_table(Order).c.id == bindparam("order_id"))
+    .values(refunded_minor=bindparam("refunded"), cancelled_at=bindparam("cancelled"))
+)
+
+
+def _order_change(
+    order: ParsedOrder, order_id: int, refunded: int, cancelled_at: datetime | None
+) -> dict[str, Any] | None:
+    """How a stored order changes with this export: a new cancellation or a bigger refund."""
+    new_refunded = max(refunded, order.refunded_minor)
+    new_cancelled = cancelled_at or order.cancelled_at
+    if new_refunded == refunded and new_cancelled == cancelled_at:
+        return None
+    return {"order_id": order_id, "refunded": new_refunded, "cancelled": new_cancelled}
+
+
 def _order_events(
-    order: ParsedOrder, source: str, order_id: int, person_id: int, now: datetime
+    order: ParsedOrder,
+    source: str,
+    order_id: int,
+    person_id: int,
+    now: datetime,
+    *,
+    refunded_before: int = 0,
 ) -> list[tuple[Any, ...]]:
     ref, currency = order.external_id, order.currency
     if order.cancelled_at is not None:
@@ -254,10 +292,11 @@ def _order_events(
                  source, f"{source}:cancel:{ref}", now)]  # fmt: skip
     found = [(person_id, "purchase", order.placed_at, order.total_minor, currency, order_id,
               source, f"{source}:order:{ref}", now)]  # fmt: skip
-    if order.refunded_minor > 0:
-        # Exports carry no refund date; the order date is the only time we know.
-        found.append((person_id, "refund", order.placed_at, order.refunded_minor, currency, order_id,
-                      source, f"{source}:refund:{ref}", now))  # fmt: skip
+    if order.refunded_minor > refunded_before:
+        # Exports carry no refund date; the order date is the only time we know. Keyed by the
+        # total refunded so far, so a later, bigger refund adds the difference exactly once.
+        found.append((person_id, "refund", order.placed_at, order.refunded_minor - refunded_before, currency,
+                      order_id, source, f"{source}:refund:{ref}:{order.refunded_minor}", now))  # fmt: skip
     return found
 
 
