@@ -118,11 +118,15 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = Path("goodwill.secret")
-        if path.exists():
-            return path.read_text().strip()
         key = secrets.token_urlsafe(48)
-        path.write_text(key + "\n")
-        path.chmod(0o600)
+        try:
+            # Created readable by the owner only, atomically: two workers starting together
+            # must not each write (and use) a different key.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(key + "\n")
         return key
 
 

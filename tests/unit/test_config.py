@@ -50,3 +50,13 @@ def test_errors_name_every_bad_key(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     message = str(caught.value)
     for key in ("business.timezone", "business.currency", "web.port"):
         assert key in message
+
+
+def test_generated_secret_is_private_and_stable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GOODWILL_CONFIG", str(tmp_path / "none.toml"))
+    settings = load_settings()
+    first = settings.resolved_secret_key()
+    assert len(first) > 40
+    assert (tmp_path / "goodwill.secret").stat().st_mode & 0o777 == 0o600
+    assert load_settings().resolved_secret_key() == first

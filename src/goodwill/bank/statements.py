@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from goodwill.bank.chart import Chart, balance_chart
@@ -142,7 +143,13 @@ def alerts(
     currency = currency or get_settings().business.currency
     tz = tz or get_settings().business.tz
     now = now or utcnow()
-    refresh_due(session=session, now=now, config=config, currency=currency)
+    try:
+        # Deadlines that passed since the last write (unanswered questions) change standings. Two
+        # readers may do this at once: whoever loses the race finds the work done by the other.
+        with session.begin_nested():
+            refresh_due(session=session, now=now, config=config, currency=currency)
+    except IntegrityError:
+        pass
     flagged = BankStanding.status.in_(ALERT_STATUSES)
     total = session.scalar(select(func.count()).select_from(BankStanding).where(flagged)) or 0
     rows = session.execute(
