@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from goodwill.bank.config import load_bank_config
-from goodwill.bank.service import refresh_people
 from goodwill.config import Settings
+from goodwill.events.intake import EventFieldError, IncomingEvent, record_incoming
 from goodwill.events.model import Event
-from goodwill.events.service import NewEvent, record_event
-from goodwill.money import AmountError, parse_amount
-from goodwill.people import service as people
-from goodwill.people.model import Person, PersonKind
-from goodwill.people.service import PersonRecord
-from goodwill.team.service import UserNotFound, get_user
 from goodwill.web.api.schemas import EventIn, field_error
 from goodwill.web.deps import AppSettings, DbSession, PeopleWriter
 from goodwill.web.idempotency import Idempotent
@@ -28,61 +20,17 @@ SOURCE = "api"
 
 
 def create_event(session: Session, body: EventIn, *, settings: Settings) -> tuple[Event, bool]:
-    """Store one event from the API: the one place API events are created (returns it and whether it is new).
-
-    An unknown email becomes a prospect, or a customer when the event is a purchase.
-    """
-    is_purchase = body.kind == "purchase"
-    if body.person_id is not None:
-        if session.get(Person, body.person_id) is None:
-            field_error("person_id", f"no person with id {body.person_id}")
-        person_id = body.person_id
-    else:
-        kind = PersonKind.customer if is_purchase else PersonKind.prospect
-        record = PersonRecord(name=body.name, email=body.email, kind=kind.value)
-        [person_id], _ = people.resolve_people(session, [record], source=SOURCE)
-    amount_minor: int | None = None
-    currency: str | None = None
-    if body.amount is not None:
-        currency = body.currency or settings.business.currency
-        try:
-            amount_minor = parse_amount(body.amount, currency)
-        except AmountError as exc:
-            field_error("amount", str(exc))
-    elif body.currency is not None:
-        field_error("amount", "a currency was given without an amount")
-    staff_id: int | None = None
-    if body.staff_email:
-        try:
-            staff_id = get_user(session=session, email=body.staff_email).id
-        except UserNotFound as exc:
-            field_error("staff_email", str(exc))
-    event, created = record_event(
-        session,
-        NewEvent(
-            person_id=person_id,
-            kind=body.kind,
-            occurred_at=body.occurred_at,
-            source=SOURCE,
-            # Without a source_id the event cannot be matched on retry; the Idempotency-Key still can.
-            source_id=body.source_id or f"auto:{uuid.uuid4()}",
-            amount_minor=amount_minor,
-            currency=currency,
-            channel=body.channel,
-            staff_id=staff_id,
-            text=body.text,
-        ),
-    )
-    if created and is_purchase:
-        people.mark_customers(session, [person_id])
-    if created:
-        refresh_people(
+    """The one place API events are created: the intake service, its field errors as 422s."""
+    try:
+        return record_incoming(
             session=session,
-            person_ids=[person_id],
-            config=load_bank_config(settings),
+            incoming=IncomingEvent(**body.model_dump()),
+            source=SOURCE,
             currency=settings.business.currency,
+            bank=load_bank_config(settings),
         )
-    return event, created
+    except EventFieldError as exc:
+        field_error(exc.field, str(exc))
 
 
 @router.post(
