@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Engine, Integer, MetaData, Table, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -141,14 +159,43 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+def ignoring_duplicates(session: Session, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for this session's backend."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
 def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk insert; rows whose unique key already exists are skipped (idempotent re-runs)."""
-    if not rows:
+    if rows:
+        session.execute(ignoring_duplicates(session, table), list(rows))
+
+
+IN_LIST_CHUNK = 500  # SQLite's IN lists go this many values at a time
+
+
+def in_json_list(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """PostgreSQL: ``column IN (the elements of one JSON array parameter)``, for thousands of values.
+
+    One parameter and one round trip, where IN lists go 500 at a time. JSON rather than an array
+    parameter because psycopg dumps a Python list as an array in Python code (about 1 µs a
+    value, ~1 s per 200k-row import); ``json.dumps`` is C.
+    """
+    elements = func.json_array_elements_text(
+        cast(bindparam(None, json.dumps(list(values)), type_=Text), JSON)
+    )
+    condition: ColumnElement[bool] = column.in_(select(cast(elements, column.type)))
+    return condition
+
+
+def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
+    """``column IN values`` as conditions to run one after another: a single JSON parameter on
+    PostgreSQL, IN lists of 500 on SQLite; nothing at all for no values."""
+    if not values:
         return
-    dialect = session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    session.execute(stmt, list(rows))
+    if session.get_bind().dialect.name == "postgresql":
+        yield in_json_list(column, values)
+        return
+    for start in range(0, len(values), IN_LIST_CHUNK):
+        yield column.in_(values[start : start + IN_LIST_CHUNK])

@@ -17,7 +17,7 @@ from goodwill.bank.service import refresh_people
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
 from goodwill.money import AmountError, parse_amount
-from goodwill.people.model import Person, PersonKind
+from goodwill.people.model import Person, kind_for_first_event
 from goodwill.people.service import PersonRecord, mark_customers, resolve_people
 from goodwill.team.service import UserNotFound, get_user
 
@@ -94,7 +94,7 @@ def _person(session: Session, incoming: IncomingEvent, source: str) -> int:
         if session.get(Person, incoming.person_id) is None:
             raise EventFieldError("person_id", f"no person with id {incoming.person_id}")
         return incoming.person_id
-    kind = PersonKind.customer if incoming.kind == "purchase" else PersonKind.prospect
+    kind = kind_for_first_event(incoming.kind)
     [person_id], _ = resolve_people(
         session, [PersonRecord(name=incoming.name, email=incoming.email, kind=kind.value)], source=source
     )

@@ -17,6 +17,11 @@ class PersonKind(StrEnum):
     prospect = "prospect"
 
 
+def kind_for_first_event(event_kind: str) -> PersonKind:
+    """Someone we first hear of through an event: a customer if they bought, else a prospect."""
+    return PersonKind.customer if event_kind == "purchase" else PersonKind.prospect
+
+
 class Channel(StrEnum):
     email = "email"
     sms = "sms"

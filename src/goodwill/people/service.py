@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, select, text, update
-from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from goodwill.db import as_utc, utcnow
+from goodwill.db import as_utc, insert_ignoring_duplicates, matching, utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import counts_as_spend
 from goodwill.money import to_decimal
@@ -28,8 +26,6 @@ from goodwill.people.model import (
     normalise_email,
     search_key_for,
 )
-
-CHUNK = 500
 
 
 class PersonNotFound(LookupError):
@@ -91,12 +87,11 @@ def find_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[st
     for namespace, value in keys:
         by_namespace.setdefault(namespace, set()).add(value)
     found: dict[tuple[str, str], int] = {}
-    step = 0 if _is_postgres(session) else CHUNK
     for namespace, values in by_namespace.items():
-        for chunk in _chunks(sorted(values), step):
+        for among in matching(session, PersonIdentity.value, sorted(values)):
             rows = session.execute(
                 select(PersonIdentity.value, PersonIdentity.person_id).where(
-                    PersonIdentity.namespace == namespace, _among(PersonIdentity.value, chunk, step)
+                    PersonIdentity.namespace == namespace, among
                 )
             )
             for value, person_id in rows:
@@ -213,34 +208,12 @@ def _new_person_ids(session: Session, count: int) -> list[int]:
 
 def mark_customers(session: Session, person_ids: Iterable[int]) -> None:
     """A prospect who buys becomes a customer."""
-    step = 0 if _is_postgres(session) else CHUNK
-    for chunk in _chunks(sorted(set(person_ids)), step):
+    for among in matching(session, Person.id, sorted(set(person_ids))):
         session.execute(
             update(Person)
-            .where(_among(Person.id, chunk, step), Person.kind != PersonKind.customer.value)
+            .where(among, Person.kind != PersonKind.customer.value)
             .values(kind=PersonKind.customer.value)
         )
-
-
-def _chunks(values: list[Any], step: int) -> Iterable[list[Any]]:
-    """``values`` in slices of ``step`` (0: all at once); nothing at all for no values."""
-    if not values:
-        return
-    if not step:
-        yield values
-        return
-    for start in range(0, len(values), step):
-        yield values[start : start + step]
-
-
-def _among(column: Any, values: list[Any], step: int) -> Any:
-    """``column IN values``, or (``step`` 0, PostgreSQL) ``column IN`` the elements of one JSON
-    parameter: one round trip however many values, where IN lists go 500 at a time. JSON, not
-    an array parameter: psycopg dumps lists in Python code, ``json.dumps`` is C."""
-    if step:
-        return column.in_(values)
-    elements = func.json_array_elements_text(cast(bindparam(None, json.dumps(values), type_=Text), JSON))
-    return column.in_(select(cast(elements, column.type)))
 
 
 def get_person(session: Session, ref: str | int) -> Person:
@@ -302,20 +275,18 @@ def add_fact(session: Session, *, person_id: int, text: str, source: str, user_i
 
 def add_facts_bulk(session: Session, rows: Sequence[tuple[int, str]], *, source: str) -> int:
     """Store (person_id, text) facts not already known; returns how many were new."""
-    from goodwill.db import insert_ignoring_duplicates
-
-    if not rows:
-        return 0
-    unique = {(pid, " ".join(t.split())[:500]) for pid, t in rows if t.strip()}
-    before = session.scalar(select(func.count()).select_from(Fact)) or 0
+    wanted = {(pid, " ".join(t.split())[:500]) for pid, t in rows if t.strip()}
+    known: set[tuple[int, str]] = set()
+    for among in matching(session, Fact.person_id, sorted({pid for pid, _ in wanted})):
+        known.update(session.execute(select(Fact.person_id, Fact.text).where(among)).tuples())
+    new = sorted(wanted - known)
     now = utcnow()
     insert_ignoring_duplicates(
         session,
         Fact.__table__,  # type: ignore[arg-type]
-        [{"person_id": p, "text": t, "source": source, "created_at": now} for p, t in sorted(unique)],
+        [{"person_id": p, "text": t, "source": source, "created_at": now} for p, t in new],
     )
-    after = session.scalar(select(func.count()).select_from(Fact)) or 0
-    return after - before
+    return len(new)
 
 
 def record_consent(

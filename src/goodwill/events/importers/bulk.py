@@ -14,12 +14,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, cast, func, select, text
-from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-CHUNK = 500
+from goodwill.db import matching
 
 
 class JsonText(str):
@@ -56,29 +55,6 @@ class JsonItems:
         return JsonText("[" + ", ".join(encoded) + "]")
 
 
-def in_json_list(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """PostgreSQL: ``column IN (the elements of one JSON array parameter)``, for thousands of values.
-
-    One parameter and one round trip, where IN lists go 500 at a time. JSON rather than an array
-    parameter because psycopg dumps a Python list as an array in Python code (about 1 µs a
-    value, ~1 s per 200k-row import); ``json.dumps`` is C.
-    """
-    elements = func.json_array_elements_text(
-        cast(bindparam(None, json.dumps(list(values)), type_=Text), JSON)
-    )
-    condition: ColumnElement[bool] = column.in_(select(cast(elements, column.type)))
-    return condition
-
-
-def insert_skipping_duplicates(session: Session, table: Any) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` as a SQLAlchemy statement, for small writes."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
 def sqlite_datetime(value: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime stores (naive UTC with microseconds), so reads agree."""
     # isoformat is C code: several times quicker than formatting the seven fields in Python.
@@ -107,13 +83,7 @@ class BulkWriter:
 
     def matching(self, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:
         """``column IN values`` as chunked conditions (one JSON parameter on PostgreSQL)."""
-        if not values:
-            return
-        if self.postgres:
-            yield in_json_list(column, values)
-            return
-        for start in range(0, len(values), CHUNK):
-            yield column.in_(values[start : start + CHUNK])
+        return matching(self.session, column, values)
 
     def allocate_ids(self, table: Table, count: int) -> list[int]:
         """Ids for rows about to be inserted, so children can point at them without RETURNING."""

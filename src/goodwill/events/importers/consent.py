@@ -13,25 +13,14 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from goodwill.db import utcnow
-from goodwill.events.importers.bulk import in_json_list
+from goodwill.db import matching, utcnow
 from goodwill.people.model import ConsentChange
-
-CHUNK = 500
 
 
 def current_states(session: Session, person_ids: list[int]) -> dict[tuple[int, str], bool]:
     """The consent in force per (person, channel), for the given people."""
     state: dict[tuple[int, str], bool] = {}
-    # PostgreSQL takes every id as one parameter: one round trip instead of one per 500.
-    step = len(person_ids) if session.get_bind().dialect.name == "postgresql" else CHUNK
-    for start in range(0, len(person_ids), step):
-        chunk = person_ids[start : start + step]
-        among = (
-            in_json_list(ConsentChange.person_id, chunk)
-            if step > CHUNK
-            else ConsentChange.person_id.in_(chunk)
-        )
+    for among in matching(session, ConsentChange.person_id, person_ids):
         rows = session.execute(
             select(ConsentChange.person_id, ConsentChange.channel, ConsentChange.granted)
             .where(among)

@@ -18,8 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from goodwill.config import Business
-from goodwill.db import utcnow
-from goodwill.events.importers.bulk import insert_skipping_duplicates
+from goodwill.db import ignoring_duplicates, utcnow
 from goodwill.events.importers.csvfile import Progress
 from goodwill.events.importers.parsing import (
     RowError,
@@ -32,7 +31,7 @@ from goodwill.events.importers.parsing import (
 from goodwill.events.importers.records import Fields, csv_records, is_json_lines, jsonl_records
 from goodwill.events.importers.report import ImportReport
 from goodwill.events.model import EVENT_KINDS, Event
-from goodwill.people.model import PersonKind, normalise_email
+from goodwill.people.model import kind_for_first_event, normalise_email
 from goodwill.people.service import PersonRecord, mark_customers, resolve_people
 from goodwill.team.model import User
 
@@ -134,7 +133,7 @@ def _parse(line: int, f: Fields, business: Business) -> _Row:
     person = PersonRecord(
         name=clean_text(f.get("name", ""), limit=200) or "",
         email=email,
-        kind=PersonKind.customer.value if kind == "purchase" else PersonKind.prospect.value,
+        kind=kind_for_first_event(kind).value,
     )
     return _Row(
         line, source_id, person, kind, occurred_at, amount, currency, channel.lower() if channel else None,
@@ -172,9 +171,7 @@ def _store(session: Session, batch: list[_Row], report: ImportReport) -> None:
         for r, pid in zip(keep, person_ids, strict=True)
     ]  # fmt: skip
     touched = (
-        session.execute(
-            insert_skipping_duplicates(session, Event.__table__).returning(Event.person_id), values
-        )
+        session.execute(ignoring_duplicates(session, Event.__table__).returning(Event.person_id), values)
         .scalars()
         .all()
     )

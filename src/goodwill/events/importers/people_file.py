@@ -18,8 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from goodwill.config import Business
-from goodwill.db import utcnow
-from goodwill.events.importers.bulk import insert_skipping_duplicates
+from goodwill.db import ignoring_duplicates, utcnow
 from goodwill.events.importers.consent import apply_imported_consent
 from goodwill.events.importers.csvfile import Progress
 from goodwill.events.importers.parsing import RowError, check_email, clean_text, clean_zip, parse_yes_no
@@ -178,7 +177,7 @@ def _store(session: Session, batch: list[_Row], report: ImportReport) -> None:
     facts = {(pid, fact) for row, pid in zip(batch, person_ids, strict=True) for fact in row.facts}
     if facts:
         session.execute(
-            insert_skipping_duplicates(session, Fact.__table__),
+            ignoring_duplicates(session, Fact.__table__),
             [{"person_id": p, "text": t, "source": SOURCE, "created_at": now} for p, t in sorted(facts)],
         )
     wishes: dict[int, dict[str, bool]] = {}
