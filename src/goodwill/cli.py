@@ -13,6 +13,7 @@ from rich.table import Table
 from goodwill import __version__
 from goodwill.config import ConfigError, Settings, load_settings
 from goodwill.db import Database
+from goodwill.people.model import PersonKind
 
 app = typer.Typer(
     name="goodwill",
@@ -90,7 +91,7 @@ def init() -> None:
 @people_app.command("list")
 def people_list(
     search: Annotated[str, typer.Option("--search", "-s", help="Words in the name, email or phone.")] = "",
-    kind: Annotated[str | None, typer.Option(help="customer or prospect")] = None,
+    kind: Annotated[PersonKind | None, typer.Option(help="customer or prospect")] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     per_page: Annotated[int, typer.Option(min=1, max=1000)] = 25,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -99,7 +100,9 @@ def people_list(
     from goodwill.people.service import search_people
 
     with database().reading() as s:
-        rows, total = search_people(s, query=search, kind=kind, page=page, per_page=per_page)
+        rows, total = search_people(
+            s, query=search, kind=kind.value if kind else None, page=page, per_page=per_page
+        )
         items: list[dict[str, Any]] = [
             {"id": p.id, "name": p.name, "email": p.email, "kind": p.kind} for p in rows
         ]

@@ -78,3 +78,9 @@ def test_people_show_json(db: Database) -> None:
     assert json.loads(out)["total"] == 1
     code, out = invoke(db, "people", "show", "nobody@example.com")
     assert code == 1 and "no person" in out
+
+
+def test_unknown_kind_is_refused_clearly(db: Database) -> None:
+    code, out = invoke(db, "people", "list", "--kind", "custmer")
+    assert code == 2
+    assert "custmer" in out and "customer" in out and "prospect" in out
