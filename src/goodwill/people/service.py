@@ -278,7 +278,9 @@ def add_facts_bulk(session: Session, rows: Sequence[tuple[int, str]], *, source:
     wanted = {(pid, " ".join(t.split())[:500]) for pid, t in rows if t.strip()}
     known: set[tuple[int, str]] = set()
     for among in matching(session, Fact.person_id, sorted({pid for pid, _ in wanted})):
-        known.update(session.execute(select(Fact.person_id, Fact.text).where(among)).tuples())
+        known.update(
+            (pid, text) for pid, text in session.execute(select(Fact.person_id, Fact.text).where(among))
+        )
     new = sorted(wanted - known)
     now = utcnow()
     insert_ignoring_duplicates(
