@@ -223,7 +223,7 @@ def demo(
 
         summary = load_demo(
             db=db,
-            business=cfg.business,
+            settings=cfg,
             seed=seed,
             people=people,
             now=datetime.now(UTC),
@@ -244,12 +244,16 @@ def _register_subcommands() -> None:
     from goodwill.bank.cli import bank_app
     from goodwill.events.cli import import_app
     from goodwill.insights.cli import insights_app
+    from goodwill.notes.cli import note_app
+    from goodwill.planner.cli import plan_command
     from goodwill.team.cli import user_app
 
     app.add_typer(import_app, name="import")
     app.add_typer(user_app, name="user")
     app.add_typer(bank_app, name="bank")
     app.add_typer(insights_app, name="insights")
+    app.command("plan")(plan_command)
+    app.add_typer(note_app, name="note")
 
 
 _register_subcommands()

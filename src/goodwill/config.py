@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from goodwill.money import CURRENCY_EXPONENTS
+from goodwill.planner.config import PlannerConfig
 
 
 class ConfigError(Exception):
@@ -68,6 +69,12 @@ class Web(BaseModel):
     login_attempts_per_15_min: int = Field(default=5, ge=1)
 
 
+class Notes(BaseModel):
+    # A directory of the business's own note templates (``<moment>/<name>.j2``); a file with the
+    # same name as a built-in template replaces it, new names add variants.
+    templates_dir: Path | None = None
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("GOODWILL_CONFIG", "goodwill.toml"))
 
@@ -86,6 +93,9 @@ class Settings(BaseSettings):
     # The relationship bank's [bank] and [bank.rules] tables; validated by goodwill.bank.config,
     # which names the bad key (kept loose here so the bank owns its own rules vocabulary).
     bank: dict[str, Any] = Field(default_factory=dict)
+    # [planner.moments] and [planner.policy]: why and how we thank people (goodwill.planner.config).
+    planner: PlannerConfig = PlannerConfig()
+    notes: Notes = Notes()
 
     @classmethod
     def settings_customise_sources(

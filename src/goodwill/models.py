@@ -4,7 +4,10 @@ from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.db import Base
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore  # noqa: F401
+from goodwill.notes.model import Note
+from goodwill.outbox.model import Message
 from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity
+from goodwill.planner.model import PlanHoldout, PlanItem, PlanRun
 from goodwill.team.model import User
 from goodwill.web.model import ApiToken, IdempotencyRecord, LoginFailure, WebSession
 
@@ -18,9 +21,14 @@ __all__ = [
     "Fact",
     "IdempotencyRecord",
     "LoginFailure",
+    "Message",
+    "Note",
     "Order",
     "Person",
     "PersonIdentity",
+    "PlanHoldout",
+    "PlanItem",
+    "PlanRun",
     "User",
     "WebSession",
 ]

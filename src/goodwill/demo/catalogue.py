@@ -201,3 +201,4 @@ STAFF = [
     ("ines.moreau@example.com", "Inès Moreau", "manager"),
 ]
 OWNER_EMAIL = "owner@example.com"
+OWNER_NAME = "Rosa Lindqvist"  # signs notes too, so a real name rather than "Shop owner"

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from goodwill.config import Business
+from goodwill.config import Settings
 from goodwill.db import Database
 from goodwill.demo import catalogue as cat
 from goodwill.demo.generate import SHOPIFY_HEADERS, DemoBusiness, generate
 from goodwill.events.importers.service import ImportReport, import_events, import_orders
 from goodwill.insights.pipeline import ScoreOptions
 from goodwill.insights.service import score_people
+from goodwill.notes.service import plan_and_draft
 from goodwill.people.service import PersonRecord, add_facts_bulk, resolve_people
 from goodwill.team.model import User
 
@@ -80,14 +81,15 @@ def _ensure_staff(db: Database, owner_password: str) -> None:
             set_password(session=s, email=cat.OWNER_EMAIL, password=owner_password)
         else:
             create_user(
-                session=s, email=cat.OWNER_EMAIL, role="admin", name="Shop owner", password=owner_password
+                session=s, email=cat.OWNER_EMAIL, role="admin", name=cat.OWNER_NAME, password=owner_password
             )
 
 
 def load_demo(
-    *, db: Database, business: Business, seed: int, people: int, now: datetime, folder: Path, step: Step
+    *, db: Database, settings: Settings, seed: int, people: int, now: datetime, folder: Path, step: Step
 ) -> DemoSummary:
     """Generate and import the sample business. Idempotent: the same seed adds nothing the second time."""
+    business = settings.business
     step("Generating two years of a tea merchant's life")
     data = generate(seed=seed, people=people, now=now)
     orders_file, events_file = write_files(data, folder)
@@ -111,6 +113,9 @@ def load_demo(
     step("Scoring buying patterns (RFM, P(alive), lifetime value, milestones)")
     with db.transaction() as s:
         score_people(s, business=business, options=ScoreOptions(as_of=now.astimezone(business.tz).date()))
+    step("Planning today's thank-yous and drafting their notes")
+    with db.transaction() as s:
+        plan_and_draft(s, day=now.astimezone(business.tz).date(), settings=settings)
     return DemoSummary(
         people=created,
         orders=orders,

@@ -112,10 +112,14 @@ STAFF = (Role.admin, Role.manager, Role.agent)
 read_people = require_role("read people", *STAFF)
 write_people = require_role("record facts, consent and events about people", *STAFF)
 manage_users = require_role("manage staff accounts", Role.admin)
+make_plans = require_role("plan whom to thank", Role.admin, Role.manager)
+review_notes = require_role("review, approve and skip notes", *STAFF)
 
 PeopleReader = Annotated[Principal, Depends(read_people)]
 PeopleWriter = Annotated[Principal, Depends(write_people)]
 UserManager = Annotated[Principal, Depends(manage_users)]
+Planner = Annotated[Principal, Depends(make_plans)]
+NoteReviewer = Annotated[Principal, Depends(review_notes)]
 
 
 def route_requirement(dependant: Any) -> RoleRequirement | None:

@@ -78,6 +78,11 @@ async def on_person_not_found(request: Request, exc: Exception) -> Response:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if wants_json(request) and isinstance(exc.detail, dict):
+        # Structured details (e.g. a note's sincerity problems) go to API clients as they are.
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=dict(exc.headers or {})
+        )
     message = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "error")
     if exc.status_code == 404 and message == "Not Found":
         message = f"there is nothing at {request.url.path}"

@@ -3,6 +3,8 @@
 from fastapi import APIRouter
 
 from goodwill.bank import api as bank
+from goodwill.notes import api as notes
+from goodwill.planner import api as plan
 from goodwill.web.api import events, people, users
 
 API_PREFIX = "/api/v1"
@@ -12,3 +14,5 @@ api_router.include_router(people.router)
 api_router.include_router(events.router)
 api_router.include_router(users.router)
 api_router.include_router(bank.router)
+api_router.include_router(plan.router)
+api_router.include_router(notes.router)

@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from goodwill.bank.pages import router as bank_router
 from goodwill.insights.pages import router as insights_router
+from goodwill.notes.pages import router as notes_router
+from goodwill.planner.pages import router as today_router
 from goodwill.web.pages import auth, people
 
 pages_router = APIRouter()
@@ -11,3 +13,5 @@ pages_router.include_router(auth.router)
 pages_router.include_router(people.router)
 pages_router.include_router(insights_router)
 pages_router.include_router(bank_router)
+pages_router.include_router(today_router)
+pages_router.include_router(notes_router)

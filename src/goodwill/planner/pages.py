@@ -1,0 +1,71 @@
+"""The "Today" page: whom to thank today, why, how, and who was held out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from goodwill.notes.service import plan_and_draft
+from goodwill.planner.service import plan_view
+from goodwill.web.deps import AppSettings, DbSession, NoteReviewer, Planner
+from goodwill.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+MOMENT_LABELS = {
+    "second_order": "Second order",
+    "nth_order": "Order milestone",
+    "anniversary": "Anniversary",
+    "spend_milestone": "Spend milestone",
+    "complaint_resolved": "Complaint resolved",
+    "window_shopper": "Asked or visited",
+    "drifting": "Drifting away",
+    "recovery": "Recovery",
+    "praise": "Praised us",
+    "referral": "Referred someone",
+}
+CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "card": "Handwritten card", "call": "Phone call"}
+
+
+@router.get("/today")
+def today_page(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    who: NoteReviewer,
+    day: Annotated[date | None, Query()] = None,
+) -> Response:
+    today = datetime.now(settings.business.tz).date()
+    shown = day or today
+    view = plan_view(session, shown, default_zone=settings.business.timezone)
+    by_channel: dict[str, int] = {}
+    for item in view["items"]:
+        by_channel[item["channel"]] = by_channel.get(item["channel"], 0) + 1
+    context = {
+        "nav": "today",
+        "plan": view,
+        "day": shown,
+        "is_today": shown == today,
+        "by_channel": by_channel,
+        "capacity": settings.planner.policy.capacity,
+        "moment_labels": MOMENT_LABELS,
+        "channel_labels": CHANNEL_LABELS,
+        "can_plan": who.role in ("admin", "manager"),
+        "waiting": sum(1 for i in view["items"] if i["note"] and i["note"]["status"] == "draft"),
+    }
+    return render(request, "planner/today.html", context)
+
+
+@router.post("/today/plan")
+def plan_now(
+    session: DbSession,
+    settings: AppSettings,
+    who: Planner,
+    day: Annotated[date | None, Form()] = None,
+) -> Response:
+    shown = day or datetime.now(settings.business.tz).date()
+    plan_and_draft(session, day=shown, settings=settings, planned_by_id=who.user_id)
+    return RedirectResponse(f"/today?day={shown.isoformat()}", status_code=303)

@@ -1,0 +1,229 @@
+"""Make and read the daily plan: moments -> candidates -> contact policy -> stored items and drafts.
+
+``make_plan`` is idempotent for a day: people already planned or held out keep their place, and
+only people who became eligible since are added, within the capacity left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from goodwill.config import Settings
+from goodwill.people.model import Person
+from goodwill.planner import signals as gather
+from goodwill.planner.domain import Candidate, Moment, MomentKind
+from goodwill.planner.model import PlanHoldout, PlanItem, PlanRun
+from goodwill.planner.moments import moments_for, strongest
+from goodwill.planner.policy import plan_day
+from goodwill.team.model import User
+
+
+@dataclass
+class PlanOutcome:
+    day: date
+    run_id: int
+    candidates: int
+    new_items: list[PlanItem] = field(default_factory=list)
+    new_holdout: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def value_score(kind: str, m_score: int | None) -> int:
+    """0..100: the RFM monetary quintile (1..5 -> 20..100); prospects and unscored people 0."""
+    if kind != "customer" or m_score is None:
+        return 0
+    return max(0, min(100, m_score * 20))
+
+
+def candidates_for_day(
+    session: Session, *, day: date, settings: Settings, exclude: set[int] | None = None
+) -> list[Candidate]:
+    """Everyone with a moment on ``day`` and what the policy needs about them."""
+    config = settings.planner.moments
+    tz = settings.business.tz
+    recent = gather.recent_events(session, day=day, tz=tz, config=config)
+    milestones = gather.milestones_on(session, day=day, config=config)
+    ids = gather.union_ids(
+        recent,
+        milestones,
+        gather.drifting_ids(session, config=config),
+        gather.recovery_ids(session, config=config),
+    )
+    if exclude:
+        ids = [pid for pid in ids if pid not in exclude]
+    signals, facts = gather.build_signals(session, ids, recent=recent, milestones=milestones, day=day)
+    candidates: list[Candidate] = []
+    for pid in ids:
+        moment = strongest(
+            moments_for(signals[pid], today=day, config=config, currency=settings.business.currency)
+        )
+        if moment is None:
+            continue
+        person = facts[pid]
+        candidates.append(
+            Candidate(
+                person_id=pid,
+                moment=moment,
+                value_score=value_score(person.kind, person.m_score),
+                bank_status=signals[pid].bank_status,
+                preferred_channel=person.preferred_channel,
+                consents=frozenset(person.consents),
+                call_requested=person.call_requested,
+                time_zone=person.time_zone or settings.business.timezone,
+                appreciations=tuple(sorted(person.appreciations)),
+                last_contact_at=person.last_contact_at,
+            )
+        )
+    return candidates
+
+
+def make_plan(
+    *, session: Session, day: date, settings: Settings, planned_by_id: int | None = None
+) -> PlanOutcome:
+    """Plan ``day`` (or add to its plan): stores items and the holdout; drafting is the caller's next step."""
+    done, used = gather.already_planned(session, day)
+    candidates = candidates_for_day(session, day=day, settings=settings, exclude=done)
+    plan = plan_day(candidates, day=day, config=settings.planner.policy, used_capacity=used)
+    run = PlanRun(
+        day=day,
+        planned_by_id=planned_by_id,
+        candidates=len(candidates),
+        items=len(plan.items),
+        held=len(plan.holdout),
+        skipped=dict(plan.skipped),
+    )
+    session.add(run)
+    session.flush()
+    items = [
+        PlanItem(
+            run_id=run.id,
+            day=day,
+            person_id=item.person_id,
+            moment=item.moment.kind.value,
+            strength=item.moment.strength,
+            evidence=item.moment.evidence,
+            subject=item.moment.subject,
+            staff_id=item.moment.staff_id,
+            by_manager=item.moment.by_manager,
+            channel=item.channel,
+            priority=item.priority,
+            reason=item.reason,
+            window_start=item.window_start,
+            window_end=item.window_end,
+        )
+        for item in plan.items
+    ]
+    session.add_all(items)
+    session.add_all(
+        PlanHoldout(
+            run_id=run.id,
+            day=day,
+            person_id=held.person_id,
+            moment=held.moment.kind.value,
+            evidence=held.moment.evidence,
+        )
+        for held in plan.holdout
+    )
+    session.flush()
+    return PlanOutcome(
+        day=day,
+        run_id=run.id,
+        candidates=len(candidates),
+        new_items=items,
+        new_holdout=len(plan.holdout),
+        skipped=dict(plan.skipped),
+    )
+
+
+def moment_of(item: PlanItem) -> Moment:
+    return Moment(
+        kind=MomentKind(item.moment),
+        strength=item.strength,
+        evidence=item.evidence,
+        staff_id=item.staff_id,
+        by_manager=item.by_manager,
+        subject=item.subject,
+    )
+
+
+def moments_for_person(session: Session, *, person_id: int, day: date, settings: Settings) -> list[Moment]:
+    """Every moment one person has on ``day`` (for drafting a note by hand)."""
+    config = settings.planner.moments
+    tz = settings.business.tz
+    recent = gather.recent_events(session, day=day, tz=tz, config=config, person_ids=[person_id])
+    milestones = gather.milestones_on(session, day=day, config=config, person_ids=[person_id])
+    signals, _ = gather.build_signals(session, [person_id], recent=recent, milestones=milestones, day=day)
+    return moments_for(signals[person_id], today=day, config=config, currency=settings.business.currency)
+
+
+def plan_view(session: Session, day: date, *, default_zone: str = "UTC") -> dict[str, Any]:
+    """The stored plan of ``day`` as plain data: the CLI's ``--json``, the API and the Today page."""
+    from goodwill.notes.model import Note
+
+    rows = session.execute(
+        select(PlanItem, Person.name, Person.preferred_name, Note.id, Note.status, User.name, Person.time_zone)
+        .join(Person, Person.id == PlanItem.person_id)
+        .outerjoin(Note, Note.plan_item_id == PlanItem.id)
+        .outerjoin(User, User.id == PlanItem.staff_id)
+        .where(PlanItem.day == day)
+        .order_by(PlanItem.priority.desc(), PlanItem.person_id)
+    ).all()
+    held = session.execute(
+        select(PlanHoldout, Person.name)
+        .join(Person, Person.id == PlanHoldout.person_id)
+        .where(PlanHoldout.day == day)
+        .order_by(PlanHoldout.person_id)
+    ).all()
+    runs = session.scalars(select(PlanRun).where(PlanRun.day == day).order_by(PlanRun.id)).all()
+    skipped: dict[str, int] = {"no_consent": 0, "cap": 0, "cooldown": 0, "capacity": 0}
+    if runs:
+        # Each run reports the people it looked at; the latest run's view of who was left out stands.
+        skipped.update(runs[-1].skipped)
+    return {
+        "date": day.isoformat(),
+        "planned": bool(runs),
+        "items": [
+            {
+                "person": {"id": item.person_id, "name": name, "preferred_name": preferred},
+                "moment": item.moment,
+                "evidence": item.evidence,
+                "channel": item.channel,
+                "priority": item.priority,
+                "reason": item.reason,
+                "by_manager": item.by_manager,
+                "praised_staff": staff_name,
+                "window": _window(item, zone or default_zone),
+                "status": item.status,
+                "note": {"id": note_id, "status": note_status} if note_id else None,
+            }
+            for item, name, preferred, note_id, note_status, staff_name, zone in rows
+        ],
+        "holdout": [
+            {"person": {"id": h.person_id, "name": name}, "moment": h.moment, "evidence": h.evidence}
+            for h, name in held
+        ],
+        "skipped": skipped,
+    }
+
+
+def _window(item: PlanItem, zone: str) -> dict[str, str] | None:
+    """When they may be contacted: UTC bounds, and the same in their own time zone for people."""
+    if item.window_start is None or item.window_end is None:
+        return None
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz, zone = ZoneInfo("UTC"), "UTC"
+    local = f"{item.window_start.astimezone(tz):%H:%M}–{item.window_end.astimezone(tz):%H:%M} {zone}"
+    return {"start": item.window_start.isoformat(), "end": item.window_end.isoformat(), "local": local}
+
+
+def items_by_id(session: Session, ids: Sequence[int]) -> list[PlanItem]:
+    return list(session.scalars(select(PlanItem).where(PlanItem.id.in_(list(ids)))).all())

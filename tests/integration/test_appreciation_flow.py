@@ -1,0 +1,202 @@
+"""From events to an approved note: moments, the contact policy, drafts, review and the outbox row."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from test_web_client import add_user
+
+from goodwill.config import Settings, load_settings
+from goodwill.db import Database
+from goodwill.events.importers.service import import_events
+from goodwill.notes import service as notes
+from goodwill.notes.model import Note
+from goodwill.outbox.model import Message
+from goodwill.people.service import get_person, record_consent
+from goodwill.planner.model import PlanHoldout, PlanItem
+from goodwill.planner.service import plan_view
+
+DAY = date(2026, 11, 20)
+
+
+def _settings(db: Database, **policy: Any) -> Settings:
+    return load_settings(
+        database_url=db.url,
+        secret_key="test-secret",
+        business={"name": "Teapot & Co", "timezone": "Europe/London", "currency": "GBP"},
+        planner={"policy": {"holdout_share": "0", **policy}},
+    )
+
+
+def _event(source_id: str, email: str, name: str, kind: str, at: str, **extra: Any) -> dict[str, Any]:
+    return {"source_id": source_id, "email": email, "name": name, "kind": kind, "occurred_at": at, **extra}
+
+
+EVENTS = [
+    # Ann: her second order, the day before the plan day.
+    _event("a1", "ann@example.com", "Ann Lee", "purchase", "2026-09-01T10:00:00Z", amount="30.00"),
+    _event("a2", "ann@example.com", "Ann Lee", "purchase", "2026-11-19T10:00:00Z", amount="42.00"),
+    # Bo: a prospect who asked a question; he revoked email consent.
+    _event("b1", "bo@example.com", "Bo Berg", "question", "2026-11-19T15:00:00Z",
+           text="Do you ship to Norway?"),
+    # Cy: a regular whose complaint we resolved; prefers SMS.
+    _event("c0", "cy@example.com", "Cy Moss", "purchase", "2026-03-01T10:00:00Z", amount="25.00"),
+    _event("c9", "cy@example.com", "Cy Moss", "purchase", "2026-07-01T10:00:00Z", amount="25.00"),
+    _event("c1", "cy@example.com", "Cy Moss", "complaint", "2026-11-10T09:00:00Z", text="Tin arrived dented"),
+    _event("c2", "cy@example.com", "Cy Moss", "complaint_resolved", "2026-11-18T09:00:00Z",
+           text="Tin arrived dented"),
+    # Di: praised an agent by name.
+    _event("d1", "di@example.com", "Di Park", "praise", "2026-11-20T08:00:00Z",
+           text="Maya was so patient on the phone", staff_email="maya@shop.test"),
+    # Ed: a second order, but we thanked him ten days ago (recorded elsewhere).
+    _event("e1", "ed@example.com", "Ed Ng", "purchase", "2026-06-01T10:00:00Z", amount="15.00"),
+    _event("e2", "ed@example.com", "Ed Ng", "purchase", "2026-11-19T10:00:00Z", amount="15.00"),
+    _event("e3", "ed@example.com", "Ed Ng", "appreciation_sent", "2026-11-10T10:00:00Z"),
+]  # fmt: skip
+
+
+def _load(db: Database, tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
+    add_user(db, "maya@shop.test", "agent", name="Maya Gold")
+    add_user(db, "max@shop.test", "manager", name="Max Stone")
+    with db.transaction() as s:
+        report = import_events(session=s, path=path, business=settings.business)
+        assert not report.rejected, report.rejected
+        for email, channels in {
+            "ann@example.com": ["email"],
+            "bo@example.com": ["email"],
+            "cy@example.com": ["email", "sms"],
+            "di@example.com": ["email", "card"],
+            "ed@example.com": ["email"],
+        }.items():
+            person = get_person(s, email)
+            for channel in channels:
+                record_consent(s, person_id=person.id, channel=channel, granted=True, source="test")
+        record_consent(s, person_id=get_person(s, "bo@example.com").id, channel="email", granted=False,
+                       source="unsubscribe")  # fmt: skip
+        get_person(s, "cy@example.com").preferred_channel = "sms"
+
+
+def _plan(db: Database, settings: Settings) -> dict[str, Any]:
+    with db.transaction() as s:
+        notes.plan_and_draft(s, day=DAY, settings=settings)
+    with db.reading() as s:
+        return plan_view(s, DAY, default_zone=settings.business.timezone)
+
+
+def test_events_become_a_plan_with_reasons_and_drafts(db: Database, tmp_path: Path) -> None:
+    settings = _settings(db)
+    _load(db, tmp_path, settings)
+    view = _plan(db, settings)
+
+    by_name = {item["person"]["name"]: item for item in view["items"]}
+    assert set(by_name) == {"Ann Lee", "Cy Moss", "Di Park"}
+    assert by_name["Ann Lee"]["moment"] == "second_order"
+    assert "2nd order on 2026-11-19" in by_name["Ann Lee"]["evidence"]
+    assert by_name["Ann Lee"]["channel"] == "email"
+    assert by_name["Cy Moss"]["moment"] == "complaint_resolved"
+    assert by_name["Cy Moss"]["channel"] == "sms"
+    # SMS only inside 08:00-21:00 London time on the plan day (GMT in November).
+    assert by_name["Cy Moss"]["window"] == {
+        "start": "2026-11-20T08:00:00+00:00",
+        "end": "2026-11-20T21:00:00+00:00",
+        "local": "08:00–21:00 Europe/London",
+    }
+    assert by_name["Di Park"]["moment"] == "praise"
+    assert by_name["Di Park"]["praised_staff"] == "Maya Gold"
+    assert view["skipped"]["no_consent"] == 1  # Bo
+    assert view["skipped"]["cap"] == 1  # Ed, thanked ten days ago
+    assert view["holdout"] == []
+    priorities = [item["priority"] for item in view["items"]]
+    assert priorities == sorted(priorities, reverse=True)
+
+    with db.reading() as s:
+        drafts = s.scalars(select(Note).order_by(Note.id)).all()
+        assert len(drafts) == 3
+        for note in drafts:
+            assert note.status == "draft"
+            assert note.ok, (note.body, note.problems)
+            assert note.writer_id is not None
+        ann = next(n for n in drafts if n.person_id == get_person(s, "ann@example.com").id)
+        assert "Ann" in ann.body
+        di = next(n for n in drafts if n.moment == "praise")
+        assert "Maya" in di.body
+
+
+def test_planning_the_same_day_again_adds_nobody_twice(db: Database, tmp_path: Path) -> None:
+    settings = _settings(db)
+    _load(db, tmp_path, settings)
+    first = _plan(db, settings)
+    second = _plan(db, settings)
+    assert [i["person"]["id"] for i in second["items"]] == [i["person"]["id"] for i in first["items"]]
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(Note)) == 3
+        assert s.scalar(select(func.count()).select_from(PlanItem)) == 3
+
+
+def test_approving_queues_the_message_in_the_same_transaction(db: Database, tmp_path: Path) -> None:
+    settings = _settings(db)
+    _load(db, tmp_path, settings)
+    _plan(db, settings)
+    with db.reading() as s:
+        maya = s.scalar(select(Note.writer_id).where(Note.moment == "praise"))
+        cy_note = s.scalar(select(Note.id).where(Note.channel == "sms"))
+        ann_note = s.scalar(select(Note.id).where(Note.moment == "second_order"))
+    assert maya and cy_note and ann_note
+
+    with db.transaction() as s:
+        message = notes.approve(s, note_id=cy_note, user_id=maya)
+        message_id = message.id
+    with db.reading() as s:
+        stored = s.get(Message, message_id)
+        assert stored is not None and stored.status == "queued" and stored.channel == "sms"
+        assert stored.not_before is not None and stored.not_before.hour == 8
+        note = s.get(Note, cy_note)
+        assert note is not None and note.status == "approved" and note.decided_by_id == maya
+        assert s.scalar(select(PlanItem.status).where(PlanItem.id == note.plan_item_id)) == "approved"
+
+    # A note turned into a pitch cannot be approved, and nothing is queued for it.
+    with pytest.raises(notes.NoteBlocked) as blocked, db.transaction() as s:
+        notes.approve(
+            s, note_id=ann_note, user_id=maya,
+            body="Dear valued customer, use code SAVE10 for 10% off your next order!!!",
+        )  # fmt: skip
+    kinds = {p.kind for p in blocked.value.check.problems}
+    assert {"cliche", "sales_pitch"} <= kinds
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 1
+        assert s.get(Note, ann_note).status == "draft"  # type: ignore[union-attr]
+
+    # Approving twice is refused; skipping needs a reason and frees the plan's slot.
+    with pytest.raises(notes.NoteDecided), db.transaction() as s:
+        notes.approve(s, note_id=cy_note, user_id=maya)
+    with pytest.raises(notes.NoteError), db.transaction() as s:
+        notes.skip(s, note_id=ann_note, user_id=maya, reason="  ")
+    with db.transaction() as s:
+        notes.skip(s, note_id=ann_note, user_id=maya, reason="Spoke to her in the shop yesterday")
+    with db.reading() as s:
+        item_status = s.scalar(
+            select(PlanItem.status).join(Note, Note.plan_item_id == PlanItem.id).where(Note.id == ann_note)
+        )
+        assert item_status == "skipped"
+
+
+def test_holdout_is_recorded_and_never_planned(db: Database, tmp_path: Path) -> None:
+    settings = _settings(db, holdout_share="0.5")
+    _load(db, tmp_path, settings)
+    view = _plan(db, settings)
+    held = {h["person"]["id"] for h in view["holdout"]}
+    planned = {i["person"]["id"] for i in view["items"]}
+    assert held.isdisjoint(planned)
+    assert len(held) + len(planned) == 3  # the three eligible people, split at random
+    again = _plan(db, settings)  # the assignment is kept, not redrawn
+    assert {h["person"]["id"] for h in again["holdout"]} == held
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(PlanHoldout)) == len(held)
+        assert s.scalar(select(func.count()).select_from(Note)) == len(planned)
