@@ -102,6 +102,7 @@ def approve_form(
         context = _review_context(session, note_id)
         context["error"] = str(exc)
         context["draft_body"] = body
+        context["draft_subject"] = subject
         if isinstance(exc, notes.NoteBlocked):
             check = exc.check
             context["check"] = check.as_dict() | {"problems": [notes.problem_dict(p) for p in check.problems]}

@@ -43,7 +43,7 @@ class NoteBlocked(NoteError):
     """The sincerity check found blocking problems: fix them before approving."""
 
     def __init__(self, check: Check) -> None:
-        kinds = ", ".join(sorted({p.kind for p in check.problems if p.blocking}))
+        kinds = ", ".join(sorted({p.kind.replace("_", " ") for p in check.problems if p.blocking}))
         super().__init__(f"the note has problems to fix before it can be approved: {kinds}")
         self.check = check
 
@@ -209,7 +209,13 @@ def _must_be_draft(note: Note) -> None:
         raise NoteDecided(f"note {note.id} is already {note.status}")
 
 
+def _plain_lines(text: str) -> str:
+    """Browsers post a textarea's line breaks as CRLF; notes store LF so edits compare and count right."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def revise(session: Session, *, note_id: int, body: str, subject: str | None, user_id: int) -> Note:
+    body = _plain_lines(body)
     note = get_note(session, note_id, for_update=True)
     _must_be_draft(note)
     if not body.strip():
@@ -233,6 +239,7 @@ def approve(
     """Approve a draft: the outbox message is written in this same transaction."""
     note = get_note(session, note_id, for_update=True)
     _must_be_draft(note)
+    body = _plain_lines(body) if body is not None else None
     if body is not None and (body.strip() != note.body or (subject is not None and subject != note.subject)):
         revise(session, note_id=note_id, body=body, subject=subject, user_id=user_id)
     check = _recheck(session, note)

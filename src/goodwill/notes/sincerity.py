@@ -44,8 +44,8 @@ Kinds and whether they block (a note passes when nothing blocks):
   all-capital words of four letters or more (known acronyms such as HMRC or LEGO are ignored).
 - ``too_long``: blocking: more characters than ``CHANNEL_LIMITS`` allows for the channel.
 
-Score: 100 minus the weight of each problem (``_WEIGHTS``; each extra cliché costs another 10),
-clamped to 0..100. One cliché leaves 90; any blocking problem leaves 75 or less.
+Score: 100 minus the weight of each problem (``_WEIGHTS``), clamped to 0..100. A lone cliché costs 10;
+clichés that block cost 15 each. So a passing note scores 90 or 100 and a failing one 75 or less.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ _WEIGHTS: dict[str, int] = {
     "too_long": 25,
     "cliche": 10,
 }
+_BLOCKING_CLICHE_WEIGHT = 15
 
 _HINTS: dict[str, str] = {
     "cliche": "Say it in your own words: what did this person do, and why did it matter to you?",
@@ -773,7 +774,9 @@ def check_note(
         hint = f"{_HINTS['too_long']} ({limit} characters at most for {channel})."
         problems.append(Problem("too_long", f"{len(text)} characters, {channel} limit {limit}", hint, True))
     problems.sort(key=lambda p: -_WEIGHTS[p.kind])
-    score = 100 - sum(_WEIGHTS[p.kind] for p in problems)
+    score = 100 - sum(
+        _BLOCKING_CLICHE_WEIGHT if p.kind == "cliche" and p.blocking else _WEIGHTS[p.kind] for p in problems
+    )
     return Check(
         ok=not any(p.blocking for p in problems), score=max(0, min(100, score)), problems=tuple(problems)
     )
