@@ -211,7 +211,7 @@ _SALES_PITCH = [
     r"bogo",
     r"(?:two|2) for (?:one|1)",
     r"(?:get|with) \d+ (?:\w+ )?(?:months?|weeks?|days?|classes|sessions|lessons) (?:for )?free",
-    r"free (?:shipping|delivery|postage) (?:on|for|over|with)",
+    r"free (?:shipping|delivery|postage)(?= (?:on|for|over|with) )",
     r"free trial",
     r"(?:promo|discount|coupon|voucher|promotional|offer) code",
     r"(?:shop|buy|order|book|subscribe|upgrade|register|reserve) (?:now|today)",
@@ -553,7 +553,8 @@ _NOT_NAMES = _word_set(
     remember meanwhile anyway however still then sometimes recently yesterday lately last next because since
     after before here this that indeed truly seriously gosh ah hmm yay hooray cheers morning evening
     afternoon greetings welcome bravo goodness phew ps happy merry just quick note update reminder
-    regards best warmly sincerely update news good great"""
+    regards best warmly sincerely update news good great merci danke gracias grazie obrigado obrigada hola
+    bonjour ciao salut hallo dank tak takk kiitos dziekuje"""
 )
 
 # --- specifics -----------------------------------------------------------------------------------------
