@@ -51,8 +51,9 @@ STATUS_BONUS = {"overdrawn": 20, "watch": 10}
 _WINDOWED = frozenset({"sms", "call"})
 _NAMES = {"email": "email", "sms": "SMS", "card": "card", "call": "call"}
 _YEAR_DAYS = 365
-# Priority in exact integers: one point is 36_500 units, so 0.45 x strength is 16_425 x strength
-# and days / 36.5 is 1_000 x days. Floats would round differently on different inputs' sums.
+# Priority in exact integers (one point is 36_500 units: 0.45 x strength is 16_425 x strength,
+# days / 36.5 is 1_000 x days) so that a half always rounds up; float sums like 0.45 x 10 can land
+# a hair either side of .5.
 _UNIT = 36_500
 
 
@@ -237,7 +238,8 @@ def _first_instant_at(local: datetime) -> datetime:
     other = local.replace(fold=1).astimezone(UTC)
     if first <= other:
         return first
-    # Skipped: read with the offset after the jump it lies before it, with the one before, after.
+    # Skipped: read with the offset after the jump (``other``) it falls before the jump, read with
+    # the offset before it (``first``) after; the jump lies between, so bisect for it.
     zone, after = local.tzinfo, first.astimezone(local.tzinfo).utcoffset()
     low, high = int(other.timestamp()), int(first.timestamp())
     while high - low > 1:

@@ -168,7 +168,9 @@ def plan_view(session: Session, day: date, *, default_zone: str = "UTC") -> dict
     from goodwill.notes.model import Note
 
     rows = session.execute(
-        select(PlanItem, Person.name, Person.preferred_name, Note.id, Note.status, User.name, Person.time_zone)
+        select(
+            PlanItem, Person.name, Person.preferred_name, Note.id, Note.status, User.name, Person.time_zone
+        )
         .join(Person, Person.id == PlanItem.person_id)
         .outerjoin(Note, Note.plan_item_id == PlanItem.id)
         .outerjoin(User, User.id == PlanItem.staff_id)
