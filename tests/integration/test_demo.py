@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 from goodwill.cli import app
 from goodwill.db import Database
 from goodwill.events.model import Event, Order
+from goodwill.notes.model import Note
 from goodwill.people.model import Fact, Person
+from goodwill.planner.model import PlanItem
 from goodwill.team.model import User
 
 runner = CliRunner()
@@ -42,6 +44,12 @@ def test_demo_loads_a_realistic_business_once(
         assert kinds.get(kind, 0) > 0, kind
     assert kinds["purchase"] < orders  # cancelled orders are not purchases
     assert roles == ["admin", "agent", "agent", "manager"]
+    with db.reading() as s:
+        planned = s.execute(select(PlanItem.moment, PlanItem.evidence, PlanItem.reason)).all()
+        drafts = s.scalar(select(func.count()).select_from(Note).where(Note.status == "draft"))
+    # The Today page has a real plan with reasons, and its notes wait for review.
+    assert planned and drafts == len(planned)
+    assert all(evidence and reason for _, evidence, reason in planned)
 
     again = runner.invoke(app, ["demo", "--people", "120", "--seed", "3", "--no-serve"], env=env)
     assert again.exit_code == 0, again.output
