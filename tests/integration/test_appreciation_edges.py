@@ -35,7 +35,8 @@ def test_api_plan_review_and_approve(db: Database, client: TestClient) -> None:
     assert made.status_code == 201, made.text
     assert made.json()["added"] == 3 and made.json()["drafted"] == 3
     shown = client.get(f"/api/v1/plan?day={DAY.isoformat()}", headers=agent).json()
-    assert [i["person"]["name"] for i in shown["items"]] == [i["person"]["name"] for i in made.json()["items"]]
+    names = [i["person"]["name"] for i in made.json()["items"]]
+    assert [i["person"]["name"] for i in shown["items"]] == names
     assert shown["skipped"] == {"no_consent": 1, "cap": 1, "cooldown": 0, "capacity": 0}
 
     queue = client.get("/api/v1/notes", headers=agent).json()["items"]
@@ -87,7 +88,8 @@ def test_pages_today_and_review(db: Database, client: TestClient) -> None:
     empty = client.get(f"/today?day={DAY.isoformat()}")
     assert empty.status_code == 200 and "No plan yet" in empty.text
     csrf = session_csrf(client)
-    made = client.post("/today/plan", data={"day": DAY.isoformat(), "csrf_token": csrf}, follow_redirects=True)
+    form = {"day": DAY.isoformat(), "csrf_token": csrf}
+    made = client.post("/today/plan", data=form, follow_redirects=True)
     assert made.status_code == 200
     assert "2nd order on 2026-11-19" in made.text
     assert "Review" in made.text
@@ -142,7 +144,7 @@ def test_cli_plan_and_note_commands(db: Database, tmp_path: Path, monkeypatch: p
     assert sincere.exit_code == 0, sincere.output
     assert json.loads(sincere.output)["ok"] is True
     pitch = runner.invoke(
-        app, ["note", "check", "--first-name", "Ann", "--json"], input="Hi Bob! Use code SAVE10 today.", env=env
+        app, ["note", "check", "--first-name", "Ann", "--json"], input="Hi Bob! Use code SAVE10.", env=env
     )
     assert pitch.exit_code == 1
     kinds = {p["kind"] for p in json.loads(pitch.output)["problems"]}
