@@ -200,3 +200,77 @@ def test_holdout_is_recorded_and_never_planned(db: Database, tmp_path: Path) -> 
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(PlanHoldout)) == len(held)
         assert s.scalar(select(func.count()).select_from(Note)) == len(planned)
+
+
+def test_held_and_skipped_people_are_not_planned_the_next_day(db: Database, tmp_path: Path) -> None:
+    settings = _settings(db, holdout_share="0.5")
+    _load(db, tmp_path, settings)
+    first = _plan(db, settings)
+    held = {h["person"]["id"] for h in first["holdout"]}
+    with db.reading() as s:
+        drafts = s.execute(select(Note.id, Note.person_id)).all()
+        maya = s.scalar(select(Note.writer_id).limit(1))
+    assert maya is not None
+    skipped = set()
+    with db.transaction() as s:
+        for note_id, person_id in drafts:
+            notes.skip(s, note_id=note_id, user_id=maya, reason="Spoke to them yesterday")
+            skipped.add(person_id)
+    with db.transaction() as s:
+        notes.plan_and_draft(s, day=date(2026, 11, 21), settings=settings)
+    with db.reading() as s:
+        later = set(s.scalars(select(PlanItem.person_id).where(PlanItem.day == date(2026, 11, 21))).all())
+        later_held = set(
+            s.scalars(select(PlanHoldout.person_id).where(PlanHoldout.day == date(2026, 11, 21)))
+        )
+    assert later.isdisjoint(held | skipped)
+    assert later_held.isdisjoint(held | skipped)
+
+
+def test_approval_is_refused_once_consent_is_withdrawn(db: Database, tmp_path: Path) -> None:
+    settings = _settings(db)
+    _load(db, tmp_path, settings)
+    _plan(db, settings)
+    with db.transaction() as s:
+        note = s.scalars(select(Note).where(Note.moment == "second_order")).one()
+        note_id, writer = note.id, note.writer_id
+        record_consent(s, person_id=note.person_id, channel="email", granted=False, source="unsubscribe")
+    assert writer is not None
+    with pytest.raises(notes.NoteError, match="withdrew consent for email"), db.transaction() as s:
+        notes.approve(s, note_id=note_id, user_id=writer)
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 0
+        assert s.get(Note, note_id).status == "draft"  # type: ignore[union-attr]
+
+
+def test_a_loyal_customer_long_overdue_is_drifting(db: Database, tmp_path: Path) -> None:
+    from goodwill.insights.model import InsightRun, InsightScore
+
+    settings = _settings(db)
+    _load(db, tmp_path, settings)
+    with db.transaction() as s:
+        ann = get_person(s, "ann@example.com").id
+        cy = get_person(s, "cy@example.com").id
+        run = InsightRun(as_of=DAY, engine="duckdb", period="day", horizon_months=12, monthly_discount=0.01,
+                         currency="GBP", customers=2, params={})  # fmt: skip
+        s.add(run)
+        s.flush()
+        # Cy: 6 orders over a year (one every ~73 days), the last 300 days ago; P(alive) still high.
+        # Ann: 6 orders too, the last 20 days ago: not drifting.
+        for pid, first, last in ((cy, date(2024, 10, 25), date(2025, 1, 24)), (ann, date(2025, 11, 1),
+                                 date(2026, 10, 31))):  # fmt: skip
+            s.add(InsightScore(person_id=pid, run_id=run.id, first_purchase_on=first, last_purchase_on=last,
+                               orders=6, frequency=5, recency_days=(last - first).days,
+                               age_days=(DAY - first).days, total_spend_minor=30000, r_score=3, f_score=5,
+                               m_score=5, segment="loyal", p_alive=0.9))  # fmt: skip
+    from goodwill.planner.service import moments_for_person
+
+    with db.reading() as s:
+        cy_moments = moments_for_person(s, person_id=cy, day=DAY, settings=settings)
+        ann_moments = moments_for_person(s, person_id=ann, day=DAY, settings=settings)
+        from goodwill.planner.signals import drifting_ids
+
+        found = set(drifting_ids(s, config=settings.planner.moments))
+    assert cy in found and ann not in found
+    assert "drifting" in {m.kind.value for m in cy_moments}
+    assert "drifting" not in {m.kind.value for m in ann_moments}

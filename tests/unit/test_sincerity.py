@@ -332,3 +332,18 @@ def test_never_raises_and_ok_means_nothing_blocks(
                           "placeholder"}:  # fmt: skip
             assert found.text in text
     assert set(check.as_dict()) == {"ok", "score", "problems"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi Ann, it's been ages since your last order. Thank you for everything.",
+        "Ann, where have you been? Thank you for the years with us.",
+        "Ann, we haven't seen you in months. Thank you for being a customer.",
+        "Ann, it has been 175 days since your last order, and we wanted to say thanks.",
+    ],
+)
+def test_guilt_about_absence_is_indebtedness(text: str) -> None:
+    result = check_note(text, first_name="Ann")
+    assert not result.ok
+    assert "indebtedness" in {p.kind for p in result.problems}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from goodwill.notes import service as notes
 from goodwill.notes.sincerity import check_note
-from goodwill.web.deps import DbSession, NoteReviewer
+from goodwill.web.deps import AppSettings, DbSession, NoteReviewer
 from goodwill.web.idempotency import Idempotent
 
 router = APIRouter(prefix="/notes", tags=["appreciation"])
@@ -91,13 +91,23 @@ def revise(note_id: int, body: Revision, session: DbSession, who: NoteReviewer) 
 
 @router.post("/{note_id}/approve", status_code=201)
 def approve(
-    note_id: int, body: Approval, session: DbSession, who: NoteReviewer, idem: Idempotent
+    note_id: int,
+    body: Approval,
+    session: DbSession,
+    settings: AppSettings,
+    who: NoteReviewer,
+    idem: Idempotent,
 ) -> Response:
     """Approve (optionally with a last edit): the message is queued in the same transaction."""
     _note(session, note_id)
     try:
         message = notes.approve(
-            session, note_id=note_id, user_id=who.user_id, body=body.body, subject=body.subject
+            session,
+            note_id=note_id,
+            user_id=who.user_id,
+            body=body.body,
+            subject=body.subject,
+            settings=settings,
         )
     except notes.NoteError as exc:
         raise _problem(exc) from None

@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 note_app = typer.Typer(help="Personal notes: the sincerity check and drafts.", no_args_is_help=True)
 
@@ -45,7 +46,9 @@ def check_command(
         console.print(f"Score {result.score}/100 — {verdict}")
         for problem in result.problems:
             mark = "[red]✗[/]" if problem.blocking else "[yellow]![/]"
-            console.print(f" {mark} [bold]{problem.kind}[/]: “{problem.text}” — {problem.hint}")
+            console.print(
+                f" {mark} [bold]{problem.kind}[/]: “{escape(problem.text)}” — {escape(problem.hint)}"
+            )
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -81,13 +84,15 @@ def draft_command(
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]{data['moment'].replace('_', ' ')}[/] — {data['evidence']}  ({data['channel']})")
+    console.print(
+        f"[bold]{data['moment'].replace('_', ' ')}[/] — {escape(data['evidence'])}  ({data['channel']})"
+    )
     if data["subject"]:
-        console.print(f"Subject: {data['subject']}")
-    console.print(data["body"])
+        console.print(f"Subject: {escape(data['subject'])}")
+    console.print(escape(data["body"]))
     check = data["check"]
     console.print(f"\nSincerity score {check['score']}/100" + ("" if check["ok"] else " — needs changes"))
     for problem in check["problems"]:
-        console.print(f" • {problem['kind']}: “{problem['text']}” — {problem['hint']}")
+        console.print(f" • {problem['kind']}: “{escape(problem['text'])}” — {escape(problem['hint'])}")
     if save:
         console.print(f"Saved as draft #{data['id']} in the review queue.")

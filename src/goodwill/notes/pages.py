@@ -14,7 +14,7 @@ from goodwill.people.model import Person
 from goodwill.planner.model import PlanItem
 from goodwill.planner.pages import CHANNEL_LABELS, MOMENT_LABELS
 from goodwill.team.model import User
-from goodwill.web.deps import DbSession, NoteReviewer
+from goodwill.web.deps import AppSettings, DbSession, NoteReviewer
 from goodwill.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -89,12 +89,20 @@ def approve_form(
     request: Request,
     note_id: int,
     session: DbSession,
+    settings: AppSettings,
     who: NoteReviewer,
     body: Annotated[str, Form(max_length=20_000)],
     subject: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        notes.approve(session, note_id=note_id, user_id=who.user_id, body=body, subject=subject or None)
+        notes.approve(
+            session,
+            note_id=note_id,
+            user_id=who.user_id,
+            body=body,
+            subject=subject or None,
+            settings=settings,
+        )
     except notes.NoteNotFound as exc:
         raise HTTPException(404, detail=str(exc)) from None
     except notes.NoteError as exc:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
@@ -179,11 +179,8 @@ def draft_for_person(
     )
 
 
-def get_note(session: Session, note_id: int, *, for_update: bool = False) -> Note:
-    query = select(Note).where(Note.id == note_id)
-    if for_update:
-        query = query.with_for_update()
-    note = session.scalars(query).one_or_none()
+def get_note(session: Session, note_id: int) -> Note:
+    note = session.scalars(select(Note).where(Note.id == note_id)).one_or_none()
     if note is None:
         raise NoteNotFound(f"no note {note_id}")
     return note
@@ -204,20 +201,65 @@ def _recheck(session: Session, note: Note) -> Check:
     return check
 
 
-def _must_be_draft(note: Note) -> None:
-    if note.status != NoteStatus.draft:
-        raise NoteDecided(f"note {note.id} is already {note.status}")
-
-
 def _plain_lines(text: str) -> str:
     """Browsers post a textarea's line breaks as CRLF; notes store LF so edits compare and count right."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _claim(session: Session, note_id: int) -> Note:
+    """Take a draft for this transaction, or refuse: a conditional UPDATE on its status.
+
+    Two reviewers approving, skipping or editing the same note at once are serialised by it on
+    every backend (SQLite has no SELECT ... FOR UPDATE); the loser sees the note already decided.
+    """
+    claimed = session.execute(
+        update(Note)
+        .where(Note.id == note_id, Note.status == NoteStatus.draft)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    note = session.scalars(
+        select(Note).where(Note.id == note_id).execution_options(populate_existing=True)
+    ).one_or_none()
+    if note is None:
+        raise NoteNotFound(f"no note {note_id}")
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise NoteDecided(f"note {note.id} is already {note.status}")
+    return note
+
+
+def _consent_refusal(session: Session, note: Note, item: PlanItem | None) -> str | None:
+    """Why the note's channel may not be used now (consent can change between plan and review)."""
+    state = people.current_consent(session, note.person_id).get(note.channel)
+    if state is not None and state["granted"]:
+        return None
+    if note.channel == "call" and state is None and item is not None and item.channel == "call":
+        return None  # a call they asked for, planned as such by the contact policy
+    what = "withdrew consent for" if state is not None else "has not consented to"
+    return f"the person {what} {note.channel}; skip this note or draft one for another channel"
+
+
+def _window(
+    session: Session, note: Note, item: PlanItem | None, settings: Settings | None
+) -> tuple[datetime | None, datetime | None]:
+    """Quiet hours for SMS and calls: the plan's window, or today's local hours for a note drafted by hand."""
+    if item is not None:
+        return as_utc(item.window_start), as_utc(item.window_end)
+    if note.channel not in ("sms", "call"):
+        return None, None
+    from goodwill.planner.config import PolicyConfig
+    from goodwill.planner.policy import contact_window, zone_for
+
+    person = _person(session, note)
+    policy = settings.planner.policy if settings is not None else PolicyConfig()
+    zone = zone_for(person.time_zone or (settings.business.timezone if settings is not None else "UTC"))
+    day = datetime.now(zone).date()
+    return contact_window(day, zone, policy.contact_from_hour, policy.contact_until_hour)
+
+
 def revise(session: Session, *, note_id: int, body: str, subject: str | None, user_id: int) -> Note:
     body = _plain_lines(body)
-    note = get_note(session, note_id, for_update=True)
-    _must_be_draft(note)
+    note = _claim(session, note_id)
     if not body.strip():
         raise NoteError("a note needs some words")
     note.body = body.strip()
@@ -235,10 +277,14 @@ def approve(
     user_id: int,
     body: str | None = None,
     subject: str | None = None,
+    settings: Settings | None = None,
 ) -> Message:
-    """Approve a draft: the outbox message is written in this same transaction."""
-    note = get_note(session, note_id, for_update=True)
-    _must_be_draft(note)
+    """Approve a draft: the outbox message is written in this same transaction.
+
+    Refused when the check finds a blocking problem or the person's consent for the channel is
+    no longer in force.
+    """
+    note = _claim(session, note_id)
     body = _plain_lines(body) if body is not None else None
     if body is not None and (body.strip() != note.body or (subject is not None and subject != note.subject)):
         revise(session, note_id=note_id, body=body, subject=subject, user_id=user_id)
@@ -246,8 +292,11 @@ def approve(
     if not check.ok:
         raise NoteBlocked(check)
     item = session.get(PlanItem, note.plan_item_id) if note.plan_item_id is not None else None
+    refusal = _consent_refusal(session, note, item)
+    if refusal is not None:
+        raise NoteError(refusal)
     now = utcnow()
-    not_before, not_after = (item.window_start, item.window_end) if item is not None else (None, None)
+    not_before, not_after = _window(session, note, item, settings)
     message = Message(
         person_id=note.person_id,
         channel=note.channel,
@@ -255,9 +304,9 @@ def approve(
         note_id=note.id,
         subject=note.subject,
         body=note.body,
-        not_before=as_utc(not_before),
-        not_after=as_utc(not_after),
-        next_attempt_at=as_utc(not_before) or now,
+        not_before=not_before,
+        not_after=not_after,
+        next_attempt_at=not_before or now,
         created_by_id=user_id,
     )
     session.add(message)
@@ -274,8 +323,7 @@ def skip(session: Session, *, note_id: int, user_id: int, reason: str) -> Note:
     """Decide not to send; the reason is kept, and the plan's slot is freed for someone else."""
     if not reason.strip():
         raise NoteError("say why the note is skipped (for example: 'spoke to them yesterday')")
-    note = get_note(session, note_id, for_update=True)
-    _must_be_draft(note)
+    note = _claim(session, note_id)
     note.status = NoteStatus.skipped
     note.skip_reason = reason.strip()[:500]
     note.decided_by_id = user_id
@@ -366,11 +414,19 @@ def draft_on_request(
             "so there is nothing specific to thank them for"
         )
     chosen = found[0]
+    consented = [c for c, state in people.current_consent(session, person.id).items() if state["granted"]]
+    if channel is None:
+        order = [person.preferred_channel, *settings.planner.policy.channel_order]
+        channel = next((c for c in order if c in consented), None)
+        if channel is None:
+            raise NoteError(f"{person.name or person.id} has not consented to any channel we could use")
+    elif channel not in consented:
+        raise NoteError(f"{person.name or person.id} has not consented to {channel}")
     return draft_for_person(
         session,
         person=person,
         moment=chosen,
-        channel=channel or person.preferred_channel or "email",
+        channel=channel,
         writer=None,
         settings=settings,
         today=today,

@@ -317,6 +317,13 @@ _STRINGS_ATTACHED = [
 ]
 
 _INDEBTEDNESS = [
+    # Guilt about absence: counting the days they stayed away turns thanks into a reproach.
+    r"(?:it'?s|it has) been (?:ages|so long|forever|too long|months|weeks|\d+ (?:days|weeks|months)) since "
+    r"(?:your last|you last|we last (?:saw|heard))",
+    r"where have you been",
+    r"(?:we )?haven'?t (?:seen|heard from) you in (?:ages|months|weeks|a while|so long|forever|\d+)",
+    r"\d+ (?:days|weeks|months) since your last (?:order|visit|purchase|booking)",
+    r"we miss (?:your (?:orders|business|custom|visits)|seeing your orders)",
     r"after (?:all|everything) (?:that )?we(?:'ve| have)? (?:did|done|do|gave|given|been through)",
     r"(?:return|repay) the (?:favou?r|kindness|gesture|generosity)",
     r"repay (?:us|our kindness|our generosity)",

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -57,10 +58,10 @@ def plan_command(
     for item in view["items"]:
         table.add_row(
             str(item["priority"]),
-            f"{item['person']['name']} #{item['person']['id']}",
+            f"{escape(item['person']['name'])} #{item['person']['id']}",
             item["moment"].replace("_", " "),
             item["channel"],
-            f"{item['evidence']}\n[dim]{item['reason']}[/]",
+            f"{escape(item['evidence'])}\n[dim]{escape(item['reason'])}[/]",
         )
     console.print(table)
     skipped = ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in view["skipped"].items())

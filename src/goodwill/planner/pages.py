@@ -43,13 +43,15 @@ def today_page(
     view = plan_view(session, shown, default_zone=settings.business.timezone)
     by_channel: dict[str, int] = {}
     for item in view["items"]:
-        by_channel[item["channel"]] = by_channel.get(item["channel"], 0) + 1
+        if item["status"] != "skipped":  # a skipped note frees its slot
+            by_channel[item["channel"]] = by_channel.get(item["channel"], 0) + 1
     context = {
         "nav": "today",
         "plan": view,
         "day": shown,
         "is_today": shown == today,
         "by_channel": by_channel,
+        "to_thank": sum(by_channel.values()),
         "capacity": settings.planner.policy.capacity,
         "moment_labels": MOMENT_LABELS,
         "channel_labels": CHANNEL_LABELS,

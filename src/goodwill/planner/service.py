@@ -88,7 +88,13 @@ def make_plan(
     *, session: Session, day: date, settings: Settings, planned_by_id: int | None = None
 ) -> PlanOutcome:
     """Plan ``day`` (or add to its plan): stores items and the holdout; drafting is the caller's next step."""
-    done, used = gather.already_planned(session, day)
+    policy, moments = settings.planner.policy, settings.planner.moments
+    done, used = gather.already_planned(
+        session,
+        day,
+        holdout_days=policy.cap_window_days,
+        skipped_days=max(moments.lookback_days, policy.cooldown_days),
+    )
     candidates = candidates_for_day(session, day=day, settings=settings, exclude=done)
     plan = plan_day(candidates, day=day, config=settings.planner.policy, used_capacity=used)
     run = PlanRun(

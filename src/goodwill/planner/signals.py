@@ -54,6 +54,7 @@ class PersonFacts:
     preferred_channel: str | None = None
     time_zone: str | None = None
     consents: set[str] = field(default_factory=set)
+    revoked: set[str] = field(default_factory=set)  # channels whose latest change is a revocation
     call_requested: bool = False
     m_score: int | None = None
     appreciations: list[datetime] = field(default_factory=list)
@@ -163,11 +164,12 @@ def drifting_ids(session: Session, *, config: MomentsConfig) -> list[int]:
         InsightScore.segment.in_(config.drifting_segments),
         InsightScore.orders >= config.drifting_min_orders,
         # Either P(alive) is low, or the gap since the last order is long compared with their usual
-        # one: (recency) > factor * (age - recency) / (orders - 1), kept in whole numbers.
+        # one: (age - recency) > factor * recency / (orders - 1), kept in whole numbers.
+        # (In insights, recency is first to last order and age is first order to the scoring day.)
         or_(
             InsightScore.p_alive < p_alive_below,
-            InsightScore.recency_days * (InsightScore.orders - 1) * 100
-            > int(config.drifting_gap_factor * 100) * (InsightScore.age_days - InsightScore.recency_days),
+            (InsightScore.age_days - InsightScore.recency_days) * (InsightScore.orders - 1) * 100
+            > int(config.drifting_gap_factor * 100) * InsightScore.recency_days,
         ),
     )
     return list(session.scalars(query).all())
@@ -178,10 +180,33 @@ def recovery_ids(session: Session, *, config: MomentsConfig) -> list[int]:
     return list(session.scalars(query).all())
 
 
-def already_planned(session: Session, day: date) -> tuple[set[int], dict[str, int]]:
-    """People with an item or a holdout on ``day``, and the day's capacity already used."""
+def already_planned(
+    session: Session, day: date, *, holdout_days: int = 1, skipped_days: int = 1
+) -> tuple[set[int], dict[str, int]]:
+    """People already decided for, and the day's capacity already used.
+
+    Decided: an item or a holdout on ``day``; a holdout in the ``holdout_days`` before it (a held
+    person stays held for as long as a thank-you would have capped them, or the draw would let
+    them in on the next day and the comparison would mean nothing); a note a person chose to skip
+    in the ``skipped_days`` before it (the same moment must not come straight back).
+    """
     people: set[int] = set(session.scalars(select(PlanItem.person_id).where(PlanItem.day == day)).all())
-    people.update(session.scalars(select(PlanHoldout.person_id).where(PlanHoldout.day == day)).all())
+    people.update(
+        session.scalars(
+            select(PlanHoldout.person_id).where(
+                PlanHoldout.day > day - timedelta(days=holdout_days), PlanHoldout.day <= day
+            )
+        ).all()
+    )
+    people.update(
+        session.scalars(
+            select(PlanItem.person_id).where(
+                PlanItem.status == "skipped",
+                PlanItem.day > day - timedelta(days=skipped_days),
+                PlanItem.day < day,
+            )
+        ).all()
+    )
     used = {
         row[0]: row[1]
         for row in session.execute(
@@ -273,8 +298,7 @@ def _load_consents(session: Session, ids: list[int], facts: dict[int, PersonFact
             if key not in latest or stamp[:2] > latest[key][:2]:
                 latest[key] = stamp
     for (pid, channel), (_, _, granted) in latest.items():
-        if granted:
-            facts[pid].consents.add(channel)
+        (facts[pid].consents if granted else facts[pid].revoked).add(channel)
 
 
 def _load_contacts(session: Session, ids: list[int], facts: dict[int, PersonFacts], day: date) -> None:
