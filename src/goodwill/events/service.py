@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from goodwill.events.model import EVENT_KINDS, Event, Order
 from goodwill.money import CURRENCY_EXPONENTS
@@ -32,13 +33,17 @@ def check_currency(currency: str) -> str:
 
 # Events whose order was cancelled. A purchase whose order a later export cancels stays in the log,
 # as it happened, but it is no longer spend; nor is a refund of it.
-CANCELLED_ORDER_IDS = select(Order.id).where(Order.cancelled_at.is_not(None))
 SPEND_SQL = "(order_id IS NULL OR order_id NOT IN (SELECT id FROM orders WHERE cancelled_at IS NOT NULL))"
 
 
-def counts_as_spend() -> ColumnElement[bool]:
-    """The condition every orders count and spend total shares (``SPEND_SQL`` in plain SQL)."""
-    return or_(Event.order_id.is_(None), Event.order_id.not_in(CANCELLED_ORDER_IDS))
+def counts_as_spend(event: Any = Event) -> ColumnElement[bool]:
+    """The condition every orders count and spend total shares (``SPEND_SQL`` in plain SQL).
+
+    ``event`` may be an alias of ``Event``. A correlated NOT EXISTS on the order's primary key:
+    SQLite rebuilds a ``NOT IN (SELECT ...)`` list from the whole orders table on every statement.
+    """
+    cancelled = aliased(Order)
+    return ~exists().where(cancelled.id == event.order_id, cancelled.cancelled_at.is_not(None))
 
 
 @dataclass

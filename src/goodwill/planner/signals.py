@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from goodwill.bank.model import BankStanding
 from goodwill.db import as_utc, matching
 from goodwill.events.model import Event
-from goodwill.events.service import CANCELLED_ORDER_IDS, counts_as_spend
+from goodwill.events.service import counts_as_spend
 from goodwill.insights.model import InsightMilestone, InsightScore
 from goodwill.notes.model import Note
 from goodwill.outbox.model import Message, MessageStatus
@@ -127,7 +127,7 @@ def _purchase_ordinals(session: Session, event_ids: Sequence[int]) -> dict[int, 
                 earlier.occurred_at < Event.occurred_at,
                 and_(earlier.occurred_at == Event.occurred_at, earlier.id <= Event.id),
             ),
-            or_(earlier.order_id.is_(None), earlier.order_id.not_in(CANCELLED_ORDER_IDS)),
+            counts_as_spend(earlier),
         )
         .correlate(Event)
         .scalar_subquery()
