@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from serving import RunningServer
 from shop import seed
 
 from goodwill.config import load_settings
 from goodwill.db import Database
-from goodwill.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,17 +25,10 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Starts servers on demand (``live_server(login_attempts_per_15_min=2)``); stops them afterwards."""
-    servers: list[tuple[uvicorn.Server, threading.Thread, Database]] = []
+    servers: list[tuple[RunningServer, Database]] = []
 
     def start(**web: Any) -> str:
         db = Database(f"sqlite:///{tmp_path / f'goodwill-{len(servers)}.db'}")
@@ -51,27 +40,13 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
             web=web,
             business={"name": "Maison Lumière", "timezone": "Europe/Paris", "currency": "EUR"},
         )
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, db), host="127.0.0.1", port=port, log_level="warning", access_log=False
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        for _ in range(200):  # bounded wait for the socket to listen
-            if server.started:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the test server did not start within 10 seconds")
-        servers.append((server, thread, db))
-        return f"http://127.0.0.1:{port}"
+        running = RunningServer(settings, db)
+        servers.append((running, db))
+        return running.url
 
     yield start
-    for server, thread, db in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+    for running, db in servers:
+        running.stop()
         db.dispose()
 
 

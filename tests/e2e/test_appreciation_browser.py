@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
+from serving import RunningServer
 from shop import seed
 from sqlalchemy import select
 from test_web_browser import log_in, open_page
@@ -30,7 +27,6 @@ from goodwill.events.importers.service import import_events
 from goodwill.notes.model import Note
 from goodwill.outbox.model import Message
 from goodwill.people.service import get_person, record_consent
-from goodwill.web.app import create_app
 
 pytestmark = pytest.mark.e2e
 
@@ -79,13 +75,6 @@ def seed_second_orders(db: Database, settings: Settings, folder: Path) -> dict[s
     return evidence
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def appreciation_server(tmp_path: Path) -> Iterator[tuple[str, Database, dict[str, str]]]:
     db = Database(f"sqlite:///{tmp_path / 'goodwill-appreciation.db'}")
@@ -98,23 +87,9 @@ def appreciation_server(tmp_path: Path) -> Iterator[tuple[str, Database, dict[st
         planner={"policy": {"holdout_share": "0"}},
     )
     evidence = seed_second_orders(db, settings, tmp_path)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, db), host="127.0.0.1", port=port, log_level="warning", access_log=False
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):  # bounded wait for the socket to listen
-        if server.started:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the test server did not start within 10 seconds")
-    yield f"http://127.0.0.1:{port}", db, evidence
-    server.should_exit = True
-    thread.join(timeout=10)
+    running = RunningServer(settings, db)
+    yield running.url, db, evidence
+    running.stop()
     db.dispose()
 
 
