@@ -150,5 +150,7 @@ def test_cli_plan_and_note_commands(db: Database, tmp_path: Path, monkeypatch: p
     kinds = {p["kind"] for p in json.loads(pitch.output)["problems"]}
     assert {"wrong_name", "sales_pitch"} <= kinds
 
+    typo = runner.invoke(app, ["note", "draft", "bo@example.com", "--moment", "secnd_order"], env=env)
+    assert typo.exit_code == 2 and "second_order" in typo.output  # names the moments there are
     nothing = runner.invoke(app, ["note", "draft", "bo@example.com", "--moment", "praise"], env=env)
     assert nothing.exit_code == 1 and "no praise moment" in nothing.output

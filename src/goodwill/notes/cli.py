@@ -68,10 +68,14 @@ def draft_command(
     from goodwill.cli import console, database, fail, print_json, settings
     from goodwill.notes.service import NoteError, draft_on_request, note_dict
     from goodwill.people.service import PersonNotFound
+    from goodwill.planner.domain import MomentKind
 
     cfg = settings()
     if channel is not None:
         _channel(channel)
+    known = [kind.value for kind in MomentKind]
+    if moment is not None and moment not in known:
+        fail(f"--moment: unknown moment {moment!r}; use one of {', '.join(known)}", 2)
     with database(cfg).transaction() as s:
         try:
             note = draft_on_request(s, ref=ref, moment=moment, channel=channel, settings=cfg)

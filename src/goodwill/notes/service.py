@@ -84,7 +84,7 @@ def _week_usage(session: Session, moment: str, today: date) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
-def _new_note(
+def new_note(
     session: Session,
     *,
     person: Person,
@@ -95,6 +95,7 @@ def _new_note(
     today: date,
     plan_item_id: int | None,
 ) -> Note:
+    """Draft, check and store a note for one person and moment (from the plan, or by hand)."""
     templates = templates_for(settings)
     context = context_for(
         session, person=person, moment=moment, channel=channel, writer=writer, settings=settings
@@ -142,7 +143,7 @@ def draft_plan_items(session: Session, *, items: Sequence[PlanItem], settings: S
         writer = pool[turn[item.by_manager] % len(pool)] if pool else None
         turn[item.by_manager] += 1
         notes.append(
-            _new_note(
+            new_note(
                 session,
                 person=person,
                 moment=moment_of(item),
@@ -154,29 +155,6 @@ def draft_plan_items(session: Session, *, items: Sequence[PlanItem], settings: S
             )
         )
     return notes
-
-
-def draft_for_person(
-    session: Session,
-    *,
-    person: Person,
-    moment: Moment,
-    channel: str,
-    writer: User | None,
-    settings: Settings,
-    today: date,
-) -> Note:
-    """A draft outside the daily plan (``goodwill note draft``); it still goes through review."""
-    return _new_note(
-        session,
-        person=person,
-        moment=moment,
-        channel=channel,
-        writer=writer,
-        settings=settings,
-        today=today,
-        plan_item_id=None,
-    )
 
 
 def get_note(session: Session, note_id: int) -> Note:
@@ -422,7 +400,7 @@ def draft_on_request(
             raise NoteError(f"{person.name or person.id} has not consented to any channel we could use")
     elif channel not in consented:
         raise NoteError(f"{person.name or person.id} has not consented to {channel}")
-    return draft_for_person(
+    return new_note(
         session,
         person=person,
         moment=chosen,
@@ -430,4 +408,5 @@ def draft_on_request(
         writer=None,
         settings=settings,
         today=today,
+        plan_item_id=None,  # outside the daily plan; it still goes through review
     )
