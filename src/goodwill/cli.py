@@ -41,10 +41,10 @@ def settings() -> Settings:
         fail(str(exc), 2)
 
 
-def database(cfg: Settings | None = None) -> Database:
+def database(cfg: Settings | None = None, *, immediate: bool = False) -> Database:
     """The configured database, which must already be initialised."""
     cfg = cfg or settings()
-    db = Database(cfg.database_url)
+    db = Database(cfg.database_url, immediate=immediate)
     try:
         revision = db.current_revision()
     except Exception as exc:
@@ -245,6 +245,7 @@ def _register_subcommands() -> None:
     from goodwill.events.cli import import_app
     from goodwill.insights.cli import insights_app
     from goodwill.notes.cli import note_app
+    from goodwill.outbox.cli import outbox_app, worker_command
     from goodwill.planner.cli import plan_command
     from goodwill.team.cli import user_app
 
@@ -254,6 +255,8 @@ def _register_subcommands() -> None:
     app.add_typer(insights_app, name="insights")
     app.command("plan")(plan_command)
     app.add_typer(note_app, name="note")
+    app.command("worker")(worker_command)
+    app.add_typer(outbox_app, name="outbox")
 
 
 _register_subcommands()

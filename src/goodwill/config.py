@@ -75,6 +75,35 @@ class Notes(BaseModel):
     templates_dir: Path | None = None
 
 
+class Delivery(BaseModel):
+    """How the outbox worker delivers (goodwill.outbox); the transports' addresses are top-level keys."""
+
+    # Who the email is from; "" means noreply@<the host of public_url>.
+    from_email: str = ""
+    from_name: str = ""
+    # The sender shown on text messages (a number or an alphanumeric id, as the provider allows).
+    sms_from: str = "Goodwill"
+    # Where customers reach the unsubscribe pages: the public address of `goodwill serve`.
+    public_url: str = "http://127.0.0.1:8000"
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    backoff_base_seconds: int = Field(default=30, ge=1)
+    backoff_cap_seconds: int = Field(default=6 * 3600, ge=1)
+    # A message claimed longer ago than this by a worker that stopped answering is taken back.
+    claim_timeout_seconds: int = Field(default=300, ge=5)
+    batch_size: int = Field(default=20, ge=1, le=1000)
+    # A thank-you that could not go out within this many days of its approval is cancelled, not sent late.
+    max_age_days: int = Field(default=7, ge=1, le=90)
+    # How long `goodwill worker` sleeps when there is nothing to send.
+    idle_seconds: float = Field(default=2.0, gt=0, le=300)
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value.rstrip("/")
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("GOODWILL_CONFIG", "goodwill.toml"))
 
@@ -96,6 +125,14 @@ class Settings(BaseSettings):
     # [planner.moments] and [planner.policy]: why and how we thank people (goodwill.planner.config).
     planner: PlannerConfig = PlannerConfig()
     notes: Notes = Notes()
+    delivery: Delivery = Delivery()
+    # smtp://user:password@host:587?starttls=true or smtps://host:465; empty: email is not sent.
+    smtp_url: str = ""
+    # An HTTP JSON SMS provider's messages endpoint and its bearer token; empty: SMS is not sent.
+    sms_url: str = ""
+    sms_token: str = ""
+    # Inbound SMS webhook: the provider signs each request with this token (see docs/delivery.md).
+    sms_webhook_token: str = ""
 
     @classmethod
     def settings_customise_sources(

@@ -80,7 +80,10 @@ def as_utc(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
+    """``immediate``: on SQLite, every transaction takes the write lock when it begins (BEGIN
+    IMMEDIATE), so several writer processes queue on the busy timeout instead of failing at once
+    when a transaction that started by reading tries to write (the outbox worker uses this)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
 
@@ -92,6 +95,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
+            if immediate:
+                dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+
+        if immediate:
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(connection: Any) -> None:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -101,9 +112,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """One engine and its session factory; ``transaction()`` is the unit of work."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, immediate: bool = False, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, immediate=immediate, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

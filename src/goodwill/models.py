@@ -5,8 +5,8 @@ from goodwill.db import Base
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore  # noqa: F401
 from goodwill.notes.model import Note
-from goodwill.outbox.model import Message
-from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity
+from goodwill.outbox.model import Message, MessageAttempt
+from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity, Suppression
 from goodwill.planner.model import PlanHoldout, PlanItem, PlanRun
 from goodwill.team.model import User
 from goodwill.web.model import ApiToken, IdempotencyRecord, LoginFailure, WebSession
@@ -22,6 +22,7 @@ __all__ = [
     "IdempotencyRecord",
     "LoginFailure",
     "Message",
+    "MessageAttempt",
     "Note",
     "Order",
     "Person",
@@ -29,6 +30,7 @@ __all__ = [
     "PlanHoldout",
     "PlanItem",
     "PlanRun",
+    "Suppression",
     "User",
     "WebSession",
 ]

@@ -105,6 +105,25 @@ class ConsentChange(Base):
     __table_args__ = (Index("ix_consent_changes_person_channel_at", "person_id", "channel", "at"),)
 
 
+class Suppression(Base):
+    """An address we must never write to again, kept as a keyed hash so it outlives the person's erasure.
+
+    ``kind`` is "email" or "phone"; ``address_hash`` is HMAC-SHA256 of the normalised address under a
+    key derived from the secret key (goodwill.people.suppression).
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    address_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(30))  # unsubscribed, sms_stop, bounced, erased, staff
+    source: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "address_hash"),)
+
+
 def normalise_email(email: str) -> str:
     """Case and surrounding white space do not make a different person."""
     return email.strip().lower()

@@ -324,6 +324,32 @@ def current_consent(session: Session, person_id: int) -> dict[str, dict[str, Any
     return state
 
 
+def consents_in_force(session: Session, person_ids: Sequence[int]) -> dict[int, dict[str, bool]]:
+    """For many people at once: channel -> granted, from the newest change per channel (by time, then id).
+
+    The same rule as ``current_consent``; a channel never mentioned is absent (never consented).
+    """
+    latest: dict[tuple[int, str], tuple[datetime, int, bool]] = {}
+    for condition in matching(session, ConsentChange.person_id, list(person_ids)):
+        rows = session.execute(
+            select(
+                ConsentChange.person_id,
+                ConsentChange.channel,
+                ConsentChange.at,
+                ConsentChange.id,
+                ConsentChange.granted,
+            ).where(condition)
+        )
+        for row in rows:
+            key = (row.person_id, row.channel)
+            if key not in latest or (row.at, row.id) > latest[key][:2]:
+                latest[key] = (row.at, row.id, row.granted)
+    found: dict[int, dict[str, bool]] = {}
+    for (person_id, channel), (_, _, granted) in latest.items():
+        found.setdefault(person_id, {})[channel] = granted
+    return found
+
+
 def consent_history(session: Session, person_id: int) -> list[ConsentChange]:
     return list(
         session.scalars(

@@ -1,0 +1,378 @@
+"""The outbox's operations: claim, re-check at send time, record what happened, take back stale claims.
+
+Each function works in the caller's transaction; the worker (goodwill.outbox.worker) decides where
+the commits fall, because for delivery *when* a commit happens is the guarantee:
+
+1. ``claim`` marks a batch ``sending`` (one conditional UPDATE; ``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL) and opens an attempt row for each. Commit.
+2. ``hand_over`` (email only) stamps the message just before SMTP's point of no return, only if
+   this worker still holds the claim. Commit.
+3. ``finish`` records the outcome right after the provider answered. Commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from goodwill.config import Settings
+from goodwill.db import matching
+from goodwill.events.model import Event
+from goodwill.outbox.delivered import OWN_SOURCE, record_delivery_event
+from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
+from goodwill.outbox.rules import SendFacts, SendRules
+from goodwill.people.model import Person
+from goodwill.people.service import consents_in_force
+from goodwill.people.suppression import kind_for_channel, suppressed
+from goodwill.planner.policy import zone_for
+
+EXTERNAL_APPRECIATION_KINDS = ("appreciation_sent", "card_sent", "call_made")
+
+
+def send_rules(settings: Settings) -> SendRules:
+    policy = settings.planner.policy
+    return SendRules(
+        cap_window_days=policy.cap_window_days,
+        cap_per_window=policy.cap_per_window,
+        cap_per_year=policy.cap_per_year,
+        contact_from_hour=policy.contact_from_hour,
+        contact_until_hour=policy.contact_until_hour,
+        max_age_days=settings.delivery.max_age_days,
+    )
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim(
+    session: Session, *, worker: str, channels: Sequence[str], now: datetime, limit: int
+) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due messages on these channels: ``[(message id, attempt number)]``."""
+    if not channels:
+        return []
+    due = (
+        select(Message.id)
+        .where(
+            Message.status == MessageStatus.queued,
+            Message.channel.in_(list(channels)),
+            Message.next_attempt_at <= now,
+        )
+        .order_by(Message.next_attempt_at, Message.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = session.execute(
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()), Message.status == MessageStatus.queued)
+        .values(
+            status=MessageStatus.sending,
+            claimed_by=worker[:80],
+            claimed_at=now,
+            handed_over_at=None,
+            attempts=Message.attempts + 1,
+        )
+        .returning(Message.id, Message.attempts)
+    ).all()
+    claimed = sorted((row[0], row[1]) for row in rows)
+    if claimed:
+        session.execute(
+            insert(MessageAttempt),
+            [
+                {"message_id": mid, "number": number, "worker": worker[:80], "started_at": now}
+                for mid, number in claimed
+            ],
+        )
+    return claimed
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    requeued: int  # nothing was handed over, or the provider dedupes: safe to send again
+    unknown: int  # an email handed over to the SMTP server by a worker that then died
+
+
+def reclaim_stale(
+    session: Session, *, now: datetime, timeout: timedelta, idempotent_channels: Sequence[str]
+) -> Reclaimed:
+    """Take back claims older than ``timeout`` whose worker stopped (killed, machine lost).
+
+    Such a message goes back to the queue unless it was handed over to a transport that cannot
+    recognise a repeat (SMTP): then it may have been delivered, and sending again could deliver it
+    twice, so it fails with the reason said plainly (at most once, never twice).
+    """
+    stale = and_(Message.status == MessageStatus.sending, Message.claimed_at < now - timeout)
+    safe = or_(Message.handed_over_at.is_(None), Message.channel.in_(list(idempotent_channels)))
+    requeue = session.execute(
+        update(Message)
+        .where(stale, safe)
+        .values(
+            status=MessageStatus.queued, next_attempt_at=now, last_error="taken back from a stopped worker"
+        )
+        .returning(Message.id, Message.attempts)
+    ).all()
+    unknown = session.execute(
+        update(Message)
+        .where(stale, ~safe)
+        .values(
+            status=MessageStatus.failed,
+            last_error=(
+                "delivery outcome unknown: the worker stopped after handing the email to the SMTP server, "
+                "so it may have arrived; not sent again to avoid a duplicate"
+            ),
+        )
+        .returning(Message.id, Message.attempts)
+    ).all()
+    for rows, outcome in ((requeue, AttemptOutcome.abandoned), (unknown, AttemptOutcome.unknown)):
+        for message_id, number in rows:
+            _close_attempt(session, message_id, number, outcome, now, error="the worker stopped")
+    return Reclaimed(requeued=len(requeue), unknown=len(unknown))
+
+
+def _close_attempt(
+    session: Session,
+    message_id: int,
+    number: int,
+    outcome: str,
+    now: datetime,
+    *,
+    error: str | None = None,
+    provider_id: str | None = None,
+) -> None:
+    session.execute(
+        update(MessageAttempt)
+        .where(
+            MessageAttempt.message_id == message_id,
+            MessageAttempt.number == number,
+            MessageAttempt.finished_at.is_(None),
+        )
+        .values(outcome=outcome, finished_at=now, error=error, provider_id=provider_id)
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed message with everything the send-time check and the transport need."""
+
+    message_id: int
+    attempt: int
+    channel: str
+    person_id: int | None
+    to_name: str
+    subject: str
+    body: str
+    facts: SendFacts
+
+
+def load_claimed(
+    session: Session,
+    claimed: Sequence[tuple[int, int]],
+    *,
+    secret_key: str,
+    default_zone: str,
+    now: datetime,
+) -> list[Claimed]:
+    """The send-time facts for a claimed batch, in a handful of bulk queries."""
+    attempts = dict(claimed)
+    messages = list(session.scalars(select(Message).where(Message.id.in_(list(attempts)))).all())
+    person_ids = sorted({m.person_id for m in messages if m.person_id is not None})
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids))).all()}
+    consents = consents_in_force(session, person_ids)
+    others = _other_appreciations(session, person_ids, now=now, excluding=[m.id for m in messages])
+    addresses: dict[int, str | None] = {}
+    wanted: dict[str, set[str]] = {"email": set(), "phone": set()}
+    for message in messages:
+        person = people.get(message.person_id) if message.person_id is not None else None
+        kind = kind_for_channel(message.channel)
+        address = None
+        if person is not None and kind is not None:
+            address = person.email if kind == "email" else person.phone
+        addresses[message.id] = address
+        if address and kind is not None:
+            wanted[kind].add(address)
+    blocked = {
+        kind: suppressed(session, secret_key=secret_key, kind=kind, addresses=sorted(found))
+        for kind, found in wanted.items()
+    }
+    result: list[Claimed] = []
+    for message in messages:
+        person = people.get(message.person_id) if message.person_id is not None else None
+        address = addresses[message.id]
+        kind = kind_for_channel(message.channel)
+        zone = zone_for((person.time_zone if person is not None else None) or default_zone)
+        result.append(
+            Claimed(
+                message_id=message.id,
+                attempt=attempts[message.id],
+                channel=message.channel,
+                person_id=message.person_id,
+                to_name=(person.name if person is not None else ""),
+                subject=message.subject,
+                body=message.body,
+                facts=SendFacts(
+                    channel=message.channel,
+                    purpose=message.purpose,
+                    created_at=message.created_at,
+                    person_exists=person is not None,
+                    address=address,
+                    consent=consents.get(message.person_id or -1, {}).get(message.channel),
+                    call_requested=False,
+                    suppressed=bool(address and kind and address in blocked.get(kind, set())),
+                    zone=zone,
+                    other_appreciations=tuple(others.get(message.person_id or -1, ())),
+                ),
+            )
+        )
+    return sorted(result, key=lambda c: c.message_id)
+
+
+def _other_appreciations(
+    session: Session, person_ids: list[int], *, now: datetime, excluding: list[int]
+) -> dict[int, list[datetime]]:
+    """Appreciations already delivered in the last year: ours (sent messages) and other tools' (events)."""
+    since = now - timedelta(days=366)
+    found: dict[int, list[datetime]] = {}
+    for condition in matching(session, Message.person_id, person_ids):
+        rows = session.execute(
+            select(Message.person_id, Message.sent_at).where(
+                condition,
+                Message.status == MessageStatus.sent,
+                Message.purpose == "appreciation",
+                Message.sent_at >= since,
+                Message.id.not_in(excluding),
+            )
+        )
+        for person_id, sent_at in rows:
+            if person_id is not None and sent_at is not None:
+                found.setdefault(person_id, []).append(sent_at)
+    for condition in matching(session, Event.person_id, person_ids):
+        rows = session.execute(
+            select(Event.person_id, Event.occurred_at).where(
+                condition,
+                Event.kind.in_(EXTERNAL_APPRECIATION_KINDS),
+                Event.source != OWN_SOURCE,
+                Event.occurred_at >= since,
+            )
+        )
+        for person_id, at in rows:
+            if person_id is not None and at is not None:
+                found.setdefault(person_id, []).append(at)
+    return found
+
+
+def hand_over(session: Session, *, message_id: int, worker: str, now: datetime) -> bool:
+    """Stamp the hand-over if this worker still holds the claim; False means someone took it back."""
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.status == MessageStatus.sending,
+            Message.claimed_by == worker[:80],
+            Message.handed_over_at.is_(None),
+        )
+        .values(handed_over_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+def finish_sent(session: Session, *, claimed: Claimed, address: str, provider_id: str, now: datetime) -> bool:
+    """The provider accepted it. Recorded even if the claim was taken back meanwhile (it did go out)."""
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == claimed.message_id,
+            Message.status.in_((MessageStatus.sending, MessageStatus.queued)),
+        )
+        .values(
+            status=MessageStatus.sent,
+            sent_at=now,
+            provider_id=provider_id[:200],
+            address=address[:320],
+            last_error=None,
+        )
+    )
+    if _rowcount(result) != 1:
+        return False
+    _close_attempt(
+        session, claimed.message_id, claimed.attempt, AttemptOutcome.sent, now, provider_id=provider_id
+    )
+    message = session.get(Message, claimed.message_id)
+    if message is not None:
+        record_delivery_event(session, message, at=now, staff_id=None)
+    return True
+
+
+def finish_unsent(
+    session: Session,
+    *,
+    claimed: Claimed,
+    outcome: str,
+    reason: str,
+    now: datetime,
+    retry_at: datetime | None = None,
+) -> str:
+    """Record an attempt that did not deliver; returns the message's new status.
+
+    ``deferred`` and ``transient`` (with ``retry_at``) put it back in the queue; ``cancelled``,
+    ``permanent`` and ``unknown`` end it. A deferral does not count as an attempt.
+    """
+    if outcome in (AttemptOutcome.deferred, AttemptOutcome.transient):
+        if retry_at is None:
+            raise ValueError("a retry needs retry_at")
+        status = MessageStatus.queued
+    elif outcome == AttemptOutcome.cancelled:
+        status = MessageStatus.cancelled
+    else:
+        status = MessageStatus.failed
+    values: dict[str, object] = {"status": status, "last_error": reason[:2000]}
+    if status == MessageStatus.queued:
+        values["next_attempt_at"] = retry_at
+    if outcome == AttemptOutcome.deferred:
+        values["attempts"] = Message.attempts - 1
+    session.execute(
+        update(Message)
+        .where(Message.id == claimed.message_id, Message.status == MessageStatus.sending)
+        .values(**values)
+    )
+    _close_attempt(session, claimed.message_id, claimed.attempt, outcome, now, error=reason[:2000])
+    return status
+
+
+def counts(session: Session) -> dict[str, dict[str, int]]:
+    """Messages by status and channel, for `goodwill worker --status` and the page."""
+    found: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        select(Message.status, Message.channel, func.count()).group_by(Message.status, Message.channel)
+    )
+    for status, channel, number in rows:
+        found.setdefault(status, {})[channel] = number
+    return found
+
+
+class OutboxError(ValueError):
+    pass
+
+
+def retry_failed(session: Session, *, message_id: int, now: datetime) -> Message:
+    """Put a failed message back in the queue (staff decided, e.g. after checking the mail log).
+
+    Every send-time check runs again, so consent, suppression, caps and the age limit still hold.
+    """
+    message = session.get(Message, message_id)
+    if message is None:
+        raise OutboxError(f"no message {message_id}")
+    if message.status != MessageStatus.failed:
+        raise OutboxError(f"message {message_id} is {message.status}; only failed messages can be retried")
+    if message.channel not in ("email", "sms"):
+        raise OutboxError(f"{message.channel} messages are delivered by hand, not retried by the worker")
+    message.status = MessageStatus.queued
+    message.next_attempt_at = now
+    message.last_error = None
+    message.handed_over_at = None
+    session.flush()
+    return message
