@@ -16,6 +16,7 @@ import random
 import socket
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -115,6 +116,7 @@ class SmsProvider:
         self.repeats = 0
         self.refused_transiently = 0
         self.unauthorised = 0
+        self.extra_stats: Callable[[], dict[str, Any]] | None = None
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -123,6 +125,10 @@ class SmsProvider:
             def log_message(self, *_: Any) -> None:
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def _answer(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -130,6 +136,12 @@ class SmsProvider:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path != "/stats":
+                    self._answer(404, {"message": "not here"})
+                    return
+                self._answer(200, provider.stats())
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -147,6 +159,17 @@ class SmsProvider:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/messages"
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            found: dict[str, Any] = {
+                "sms_delivered": len(self.delivered),
+                "sms_requests": sum(self.requests.values()),
+                "sms_repeats": self.repeats,
+            }
+        if self.extra_stats is not None:
+            found.update(self.extra_stats())
+        return found
 
     def handle(self, authorization: str, key: str, raw: bytes) -> tuple[int, dict[str, Any]]:
         with self.lock:
@@ -180,3 +203,27 @@ class SmsProvider:
     def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def main() -> None:
+    """Serve both on loopback until stdin closes (for benchmarks: their own process, their own GIL)."""
+    import sys
+
+    with SmtpSink() as smtp, SmsProvider(token="bench-token") as sms:
+
+        def email_stats() -> dict[str, Any]:
+            counts = smtp.counts()
+            return {"emails": sum(counts.values()), "distinct_emails": len(counts)}
+
+        sms.extra_stats = email_stats
+        print(
+            json.dumps(
+                {"smtp_url": smtp.url, "sms_url": sms.url, "stats_url": f"http://127.0.0.1:{sms.port}/stats"}
+            )
+        )
+        sys.stdout.flush()
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -383,3 +383,20 @@ def test_worker_command_without_transports_says_what_to_set(
     result = CliRunner().invoke(app, ["worker", "--once"])
     assert result.exit_code == 2
     assert "GOODWILL_SMTP_URL" in result.output
+
+
+def test_a_claim_takes_at_most_its_limit_and_each_message_once(db: Database) -> None:
+    from goodwill.outbox import service
+
+    with db.transaction() as s:
+        s.add_all(
+            Message(channel="email", body="x", purpose="service", created_at=NOON, next_attempt_at=NOON)
+            for _ in range(30)
+        )
+    taken: list[int] = []
+    for worker in ("a", "b", "c", "d"):
+        with db.transaction() as s:
+            batch = service.claim(s, worker=worker, channels=["email"], now=NOON, limit=10)
+        assert len(batch) == (10 if worker != "d" else 0)
+        taken.extend(mid for mid, _ in batch)
+    assert len(taken) == len(set(taken)) == 30

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -66,10 +67,17 @@ def claim(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        # Lock the batch first, then update exactly those rows: inside ``IN (subquery)`` PostgreSQL
+        # may run a LIMIT ... SKIP LOCKED subquery more than once and claim far more than ``limit``.
+        ids: list[int] | Any = list(session.scalars(due.with_for_update(skip_locked=True)))
+        if not ids:
+            return []
+    else:
+        # SQLite evaluates the subquery once, under its single writer lock.
+        ids = due.scalar_subquery()
     rows = session.execute(
         update(Message)
-        .where(Message.id.in_(due.scalar_subquery()), Message.status == MessageStatus.queued)
+        .where(Message.id.in_(ids), Message.status == MessageStatus.queued)
         .values(
             status=MessageStatus.sending,
             claimed_by=worker[:80],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,6 +133,10 @@ class EmailTransport:
                 )
             else:
                 connection = smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=self.smtp.timeout)
+            # Without this, Nagle's algorithm holds the tail of each message until the server's
+            # delayed ACK (up to 40 ms a message on Linux).
+            if connection.sock is not None:
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection.ehlo()
             if self.smtp.starttls:
                 connection.starttls(context=context)
