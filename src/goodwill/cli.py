@@ -245,7 +245,10 @@ def _register_subcommands() -> None:
     from goodwill.events.cli import import_app
     from goodwill.insights.cli import insights_app
     from goodwill.notes.cli import note_app
+    from goodwill.outbox.calls_cli import calls_app
+    from goodwill.outbox.cards_cli import cards_app
     from goodwill.outbox.cli import outbox_app, worker_command
+    from goodwill.people.cli import erase_command, export_command
     from goodwill.planner.cli import plan_command
     from goodwill.team.cli import user_app
 
@@ -257,6 +260,10 @@ def _register_subcommands() -> None:
     app.add_typer(note_app, name="note")
     app.command("worker")(worker_command)
     app.add_typer(outbox_app, name="outbox")
+    app.add_typer(calls_app, name="calls")
+    app.add_typer(cards_app, name="cards")
+    people_app.command("export")(export_command)
+    people_app.command("erase")(erase_command)
 
 
 _register_subcommands()

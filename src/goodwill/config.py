@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     # An HTTP JSON SMS provider's messages endpoint and its bearer token; empty: SMS is not sent.
     sms_url: str = ""
     sms_token: str = ""
-    # Inbound SMS webhook: the provider signs each request with this token (see docs/delivery.md).
+    # Inbound SMS webhook: the provider signs each request with this token (docs/unsubscribe.md).
     sms_webhook_token: str = ""
 
     @classmethod

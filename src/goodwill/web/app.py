@@ -11,6 +11,7 @@ from goodwill import __version__
 from goodwill.config import Settings, load_settings
 from goodwill.db import Database
 from goodwill.web.api import API_PREFIX, api_router
+from goodwill.web.api.hooks import router as hooks_router
 from goodwill.web.errors import install_error_handlers
 from goodwill.web.pages import pages_router
 from goodwill.web.security import SecurityHeadersMiddleware
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(hooks_router)
     app.mount(
         "/static", StaticFiles(directory=str(resources.files("goodwill.web") / "static")), name="static"
     )

@@ -1,23 +1,34 @@
-"""``/api/v1/people``: look people up, add them, their facts and their consent."""
+"""``/api/v1/people``: look people up, add them, their facts and their consent; export or erase them."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 from sqlalchemy import select
 
 from goodwill.events.service import timeline
 from goodwill.people import service as people
 from goodwill.people.model import Fact, PersonKind
+from goodwill.people.privacy import ErasureRefused, erase_person, export_person
 from goodwill.people.service import PersonRecord
-from goodwill.web.api.schemas import ConsentIn, FactIn, PersonIn
-from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter
+from goodwill.team.model import Role
+from goodwill.web.api.schemas import ConsentIn, FactIn, PersonIn, Strict, field_error
+from goodwill.web.auth import Principal
+from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter, require_role
 from goodwill.web.idempotency import Idempotent
 from goodwill.web.queries import event_dict
 
 router = APIRouter(prefix="/people", tags=["people"])
+
+# Handing over or erasing all of a person's data is for admins only.
+PrivacyAdmin = Annotated[Principal, Depends(require_role("export or erase a person's data", Role.admin))]
+
+
+class ErasureIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
 
 
 def person_or_404(session: DbSession, person_id: int) -> Any:
@@ -109,3 +120,29 @@ def person_events(
     person_or_404(session, person_id)
     rows, next_before_id = timeline(session, person_id, limit=limit, before_id=before_id)
     return {"items": [event_dict(e) for e in rows], "next_before_id": next_before_id}
+
+
+@router.get("/{ref}/export")
+def export_person_data(
+    ref: str, session: DbSession, _: PrivacyAdmin, settings: AppSettings, request: Request
+) -> dict[str, Any]:
+    currency = settings.business.currency
+    secret_key = request.app.state.secret_key
+    return export_person(session, person_ref=ref, currency=currency, secret_key=secret_key)
+
+
+@router.post("/{ref}/erase")
+def erase_person_data(
+    ref: str, body: ErasureIn, session: DbSession, principal: PrivacyAdmin, idem: Idempotent, request: Request
+) -> Response:
+    try:
+        report = erase_person(
+            session,
+            person_ref=ref,
+            secret_key=request.app.state.secret_key,
+            erased_by=f"staff:{principal.email}",
+            reason=body.reason,
+        )
+    except ErasureRefused as exc:
+        field_error("reason", str(exc))
+    return idem.respond(200, report.as_dict())

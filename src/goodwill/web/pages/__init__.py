@@ -5,6 +5,8 @@ from fastapi import APIRouter
 from goodwill.bank.pages import router as bank_router
 from goodwill.insights.pages import router as insights_router
 from goodwill.notes.pages import router as notes_router
+from goodwill.outbox.call_pages import router as calls_router
+from goodwill.people.unsubscribe_pages import router as unsubscribe_router
 from goodwill.planner.pages import router as today_router
 from goodwill.web.pages import auth, people
 
@@ -15,3 +17,5 @@ pages_router.include_router(insights_router)
 pages_router.include_router(bank_router)
 pages_router.include_router(today_router)
 pages_router.include_router(notes_router)
+pages_router.include_router(calls_router)
+pages_router.include_router(unsubscribe_router)

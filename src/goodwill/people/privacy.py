@@ -1,0 +1,480 @@
+"""Privacy: hand a person everything we hold about them, or erase them.
+
+Erasure keeps the business's numbers and removes the person. The ``people`` row stays as a
+tombstone ("erased person #42", kind kept, every detail cleared) so that events, orders, bank
+entries and insight scores keep their amounts, kinds and times under an id that no longer leads to
+anyone. Every free text that may quote them (event texts, notes, facts, plan evidence, messages,
+consent notes, order items, stored API answers) is blanked or deleted, their identities are deleted
+(the same email imported again makes a new person) and their addresses go on the suppression list
+as keyed hashes, so that new person is never contacted either.
+
+DESIGN rule 4 says events are never edited: erasure is the one deliberate exception. It blanks the
+text of events (never their kind, amount, currency or time), because a right to erasure overrides
+an append-only log; the ledgers' numbers are untouched, so balances and totals do not move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, inspect, or_, select, update
+from sqlalchemy.orm import Session
+
+from goodwill.bank.model import BankEntry, BankStanding
+from goodwill.db import Base, as_utc, utcnow
+from goodwill.events.model import Event, Order
+from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore
+from goodwill.notes.model import Note, NoteStatus
+from goodwill.outbox.model import Message, MessageAttempt, MessageStatus
+from goodwill.people.model import (
+    Channel,
+    ConsentChange,
+    Fact,
+    Person,
+    PersonIdentity,
+    Suppression,
+    normalise_email,
+)
+from goodwill.people.service import PersonNotFound, get_person
+from goodwill.people.suppression import address_hash, kind_for_channel, normalise_phone, suppress
+from goodwill.planner.model import PlanHoldout, PlanItem
+from goodwill.web.model import IdempotencyRecord
+
+EXPORT_SCHEMA = "goodwill.person-export"
+EXPORT_VERSION = 1
+ERASURE_SOURCE = "erasure"  # the source of the consent changes that record an erasure
+ERASED = "erased"  # suppression reason, and what replaces a consent source that named the person
+GONE = "the person was erased"
+MIN_NEEDLE = 5  # shorter strings ("Jo", "12") would match unrelated stored answers
+
+# Every table that points at people.id, and what erasure does to it (a test keeps this complete).
+PERSON_TABLES: dict[str, str] = {
+    "people": "kept as a tombstone: name 'erased person #<id>', kind kept, every other detail cleared",
+    "person_identities": "deleted",
+    "person_facts": "deleted",
+    "consent_changes": "notes cleared; a revocation per channel records the erasure",
+    "events": "text cleared; kind, amount, currency, channel, staff and times kept",
+    "orders": "items cleared; totals, refunds and times kept",
+    "bank_entries": "kept (numbers only)",
+    "bank_standings": "kept (numbers only)",
+    "insight_scores": "kept (numbers only)",
+    "insight_milestones": "kept (numbers only)",
+    "plan_items": "evidence, subject and reason cleared; planned ones skipped",
+    "plan_holdouts": "evidence and details cleared; the random assignment kept",
+    "notes": "subject, body, evidence, check problems and skip reason cleared; drafts skipped",
+    "outbox_messages": "subject, body, address and errors cleared; queued and sending ones cancelled",
+}
+
+
+class ErasureRefused(ValueError):
+    """The erasure cannot go ahead as asked (nothing was changed)."""
+
+
+def tombstone_name(person_id: int) -> str:
+    return f"erased person #{person_id}"
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        stamped = as_utc(value)
+        return stamped.isoformat() if stamped else None
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _row(obj: Base) -> dict[str, Any]:
+    """Every column of a row, JSON-ready (times ISO 8601 in UTC; money stays in integer minor units)."""
+    return {attr.key: _plain(getattr(obj, attr.key)) for attr in inspect(obj).mapper.column_attrs}
+
+
+def _rows(session: Session, model: Any, where: Any, *order: Any) -> list[dict[str, Any]]:
+    return [_row(r) for r in session.scalars(select(model).where(where).order_by(*order))]
+
+
+def export_person(
+    session: Session, *, person_ref: str | int, currency: str | None = None, secret_key: str | None = None
+) -> dict[str, Any]:
+    """Everything we hold about a person, grouped by area, ready for ``json.dumps``.
+
+    ``currency`` labels the bank standing's ``value_minor`` (kept in the business currency);
+    with ``secret_key`` the export also says which of their addresses are on the suppression list.
+    """
+    person = get_person(session, person_ref)
+    pid = person.id
+    messages = _rows(session, Message, Message.person_id == pid, Message.id)
+    attempts: dict[int, list[dict[str, Any]]] = {}
+    for attempt in _rows(
+        session,
+        MessageAttempt,
+        MessageAttempt.message_id.in_(select(Message.id).where(Message.person_id == pid)),
+        MessageAttempt.id,
+    ):
+        attempts.setdefault(attempt["message_id"], []).append(attempt)
+    standing = session.get(BankStanding, pid)
+    score = session.get(InsightScore, pid)
+    run = session.get(InsightRun, score.run_id) if score is not None else None
+    consent = _rows(session, ConsentChange, ConsentChange.person_id == pid, ConsentChange.id)
+    erasure = [c for c in consent if c["source"] == ERASURE_SOURCE]
+    return {
+        "schema": EXPORT_SCHEMA,
+        "schema_version": EXPORT_VERSION,
+        "generated_at": _plain(utcnow()),
+        "person": _row(person),
+        "people": {
+            "identities": [
+                {"namespace": n, "value": v}
+                for n, v in session.execute(
+                    select(PersonIdentity.namespace, PersonIdentity.value)
+                    .where(PersonIdentity.person_id == pid)
+                    .order_by(PersonIdentity.id)
+                )
+            ],
+            "facts": _rows(session, Fact, Fact.person_id == pid, Fact.id),
+            "consent_changes": consent,
+            "suppressions": _suppressions(session, person, secret_key) if secret_key else None,
+        },
+        "events": {
+            "events": _rows(session, Event, Event.person_id == pid, Event.occurred_at, Event.id),
+            "orders": _rows(session, Order, Order.person_id == pid, Order.placed_at, Order.id),
+        },
+        "bank": {
+            "standing": {**_row(standing), "currency": currency} if standing else None,
+            "entries": _rows(session, BankEntry, BankEntry.person_id == pid, BankEntry.at, BankEntry.id),
+        },
+        "insights": {
+            "score": {**_row(score), "currency": run.currency if run else None} if score else None,
+            "milestones": _rows(
+                session, InsightMilestone, InsightMilestone.person_id == pid, InsightMilestone.id
+            ),
+        },
+        "planner": {
+            "items": _rows(session, PlanItem, PlanItem.person_id == pid, PlanItem.id),
+            "holdouts": _rows(session, PlanHoldout, PlanHoldout.person_id == pid, PlanHoldout.id),
+        },
+        "notes": _rows(session, Note, Note.person_id == pid, Note.id),
+        "outbox": [{**m, "attempts": attempts.get(m["id"], [])} for m in messages],
+        "erasure": {"at": erasure[0]["at"], "note": erasure[0]["note"]} if erasure else None,
+    }
+
+
+def _addresses(session: Session, person: Person) -> dict[str, set[str]]:
+    """The person's emails and phone numbers (normalised), from their row, identities and messages."""
+    written: list[tuple[str | None, str | None]] = [("email", person.email), ("phone", person.phone)]
+    written += [
+        ("email", value)
+        for value in session.scalars(
+            select(PersonIdentity.value).where(
+                PersonIdentity.person_id == person.id, PersonIdentity.namespace == "email"
+            )
+        )
+    ]
+    written += [
+        (kind_for_channel(channel), address)
+        for channel, address in session.execute(
+            select(Message.channel, Message.address).where(
+                Message.person_id == person.id, Message.address.is_not(None)
+            )
+        )
+    ]
+    found: dict[str, set[str]] = {"email": set(), "phone": set()}
+    for kind, address in written:
+        if kind and address and address.strip():
+            found[kind].add(normalise_email(address) if kind == "email" else normalise_phone(address))
+    return found
+
+
+def _suppressions(session: Session, person: Person, secret_key: str) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = []
+    for kind, addresses in _addresses(session, person).items():
+        for address in sorted(addresses):
+            row = session.scalar(
+                select(Suppression).where(
+                    Suppression.kind == kind,
+                    Suppression.address_hash == address_hash(secret_key, kind, address),
+                )
+            )
+            listed.append(
+                {
+                    "kind": kind,
+                    "address": address,
+                    "suppressed": row is not None,
+                    "reason": row.reason if row else None,
+                    "at": _plain(row.at) if row else None,
+                }
+            )
+    return listed
+
+
+# ---- erasure ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """What an erasure did. Holds no personal data: it is printed, returned and stored as an API answer."""
+
+    person_id: int | None  # None: erased earlier by email, and that person is gone from the lookup
+    name: str  # the tombstone's name
+    already_erased: bool
+    erased_at: datetime | None  # when the erasure was first recorded
+    suppressed: dict[str, int] = field(default_factory=dict)  # their addresses now on the list, by kind
+    newly_suppressed: int = 0
+    messages_cancelled: int = 0
+    removed: dict[str, int] = field(default_factory=dict)  # rows deleted, per table
+    blanked: dict[str, int] = field(default_factory=dict)  # rows whose personal data was cleared now
+    kept: dict[str, int] = field(default_factory=dict)  # rows kept for their numbers, per table
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "erased_at": _plain(self.erased_at)}
+
+
+def _set(obj: Any, **values: Any) -> bool:
+    """Give the row these values; True if any of them changed."""
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def _mentions(text: str | None, needles: set[str]) -> bool:
+    folded = (text or "").casefold()
+    return bool(folded) and any(n.casefold() in folded for n in needles)
+
+
+def _opaque(secret_key: str, value: str) -> str:
+    """A stable stand-in for an id that named the person: re-imports of it still match it."""
+    key = hashlib.sha256(b"goodwill erasure v1\0" + secret_key.encode()).digest()
+    return "erased:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _needles(session: Session, person: Person, addresses: dict[str, set[str]]) -> set[str]:
+    """Strings that identify the person or quote them, to find them where no person id points.
+
+    Event texts are left out: every stored answer that shows an event also names its person_id.
+    """
+    pid = person.id
+    texts: set[str | None] = {person.email, person.phone, person.preferred_name, person.address_line1}
+    if person.name != tombstone_name(pid):
+        texts.add(person.name)
+    texts |= addresses["email"] | addresses["phone"]
+    texts.update(session.scalars(select(PersonIdentity.value).where(PersonIdentity.person_id == pid)))
+    texts.update(session.scalars(select(Fact.text).where(Fact.person_id == pid)))
+    texts.update(
+        session.scalars(
+            select(ConsentChange.note).where(
+                ConsentChange.person_id == pid, ConsentChange.source != ERASURE_SOURCE
+            )
+        )
+    )
+    return _long(texts)
+
+
+def _long(texts: set[str | None]) -> set[str]:
+    """The texts long enough to search for without matching unrelated ones by chance."""
+    return {t.strip() for t in texts if t and len(t.strip()) >= MIN_NEEDLE}
+
+
+def _forget_stored_answers(session: Session, person_id: int, needles: set[str]) -> int:
+    """Delete stored API answers (Idempotency-Key replays) that name or quote the person."""
+    patterns = {f'"person_id": {person_id},', f'"person_id": {person_id}}}', f'{{"id": {person_id}, "name": '}
+    for needle in needles:
+        patterns |= {needle, json.dumps(needle, ensure_ascii=False)[1:-1]}
+    ordered = sorted(patterns)
+    removed = 0
+    for start in range(0, len(ordered), 50):
+        chunk = ordered[start : start + 50]
+        condition = or_(*(IdempotencyRecord.response_body.contains(p, autoescape=True) for p in chunk))
+        removed += _rowcount(session.execute(delete(IdempotencyRecord).where(condition)))
+    return removed
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _erased_address_at(session: Session, secret_key: str, ref: str) -> datetime | None:
+    """When an email given as the reference was put on the suppression list by an erasure."""
+    if "@" not in ref:
+        return None
+    return session.scalar(
+        select(Suppression.at).where(
+            Suppression.kind == "email",
+            Suppression.address_hash == address_hash(secret_key, "email", ref),
+            Suppression.reason == ERASED,
+        )
+    )
+
+
+def erase_person(
+    session: Session, *, person_ref: str | int, secret_key: str, erased_by: str, reason: str
+) -> ErasureReport:
+    """Erase a person's personal data everywhere, keeping the ledgers' numbers under their id.
+
+    In the caller's transaction: their addresses are suppressed (reason "erased"), their queued and
+    sending messages cancelled, their personal data blanked or deleted (see ``PERSON_TABLES``), and a
+    revocation of every channel records who erased them, when and why. Running it again is harmless:
+    it blanks anything that arrived since and says ``already_erased``. Events keep their kind,
+    amount and time but lose their text: a deliberate exception to the append-only rule.
+    """
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ErasureRefused("say why this person is erased (the reason is kept with the record)")
+    if not secret_key:
+        raise ErasureRefused("a secret key is needed to keep their addresses on the suppression list")
+    try:
+        person = get_person(session, person_ref)
+    except PersonNotFound:
+        erased_at = _erased_address_at(session, secret_key, str(person_ref).strip())
+        if erased_at is None:
+            raise
+        return ErasureReport(person_id=None, name="", already_erased=True, erased_at=erased_at)
+    pid = person.id
+    addresses = _addresses(session, person)
+    needles = _needles(session, person, addresses)
+    if _mentions(reason, needles) or _mentions(erased_by, needles):
+        raise ErasureRefused("the reason is kept after the erasure: leave the person's details out of it")
+    erased_at = session.scalar(
+        select(func.min(ConsentChange.at)).where(
+            ConsentChange.person_id == pid, ConsentChange.source == ERASURE_SOURCE
+        )
+    )
+    now = utcnow()
+    newly = 0
+    for kind, found in addresses.items():
+        for address in sorted(found):
+            newly += suppress(
+                session,
+                secret_key=secret_key,
+                kind=kind,
+                address=address,
+                reason=ERASED,
+                source=f"{ERASURE_SOURCE}:{erased_by}",
+            )
+    cancelled = _rowcount(
+        session.execute(
+            update(Message)
+            .where(
+                Message.person_id == pid, Message.status.in_((MessageStatus.queued, MessageStatus.sending))
+            )
+            .values(status=MessageStatus.cancelled, last_error=GONE, next_attempt_at=None)
+        )
+    )
+    # Source ids are rewritten only when they hold an address: a name or a number could match by
+    # chance, and a rewritten id no longer stops a re-import from storing the same event twice.
+    in_ids = _long({*addresses["email"], *addresses["phone"], person.email, person.phone})
+    blanked = _blank(session, person, needles, in_ids, secret_key)
+    removed = {
+        "person_identities": _rowcount(
+            session.execute(delete(PersonIdentity).where(PersonIdentity.person_id == pid))
+        ),
+        "person_facts": _rowcount(session.execute(delete(Fact).where(Fact.person_id == pid))),
+        "idempotency_keys": _forget_stored_answers(session, pid, needles),
+    }
+    tombstone: dict[str, Any] = {a.key: None for a in inspect(person).mapper.column_attrs}
+    for keep in ("id", "kind", "created_at", "updated_at"):
+        del tombstone[keep]
+    tombstone.update(name=tombstone_name(pid), search_key="")
+    if _set(person, **tombstone):
+        person.updated_at = now
+        blanked["people"] = 1
+    if erased_at is None:
+        note = f"erased by {erased_by}: {reason}"
+        session.add_all(
+            ConsentChange(
+                person_id=pid, channel=c.value, granted=False, source=ERASURE_SOURCE, note=note, at=now
+            )
+            for c in Channel
+        )
+    session.flush()
+    kept = {
+        model.__tablename__: session.scalar(
+            select(func.count()).select_from(model).where(model.person_id == pid)
+        )
+        or 0
+        for model in (Event, Order, BankEntry, InsightMilestone, PlanItem, PlanHoldout, Note, Message)
+    }
+    return ErasureReport(
+        person_id=pid,
+        name=person.name,
+        already_erased=erased_at is not None,
+        erased_at=erased_at or now,
+        suppressed={kind: len(found) for kind, found in addresses.items()},
+        newly_suppressed=newly,
+        messages_cancelled=cancelled,
+        removed=removed,
+        blanked={table: n for table, n in blanked.items() if n},
+        kept=kept,
+    )
+
+
+def _blank(
+    session: Session, person: Person, needles: set[str], in_ids: set[str], secret_key: str
+) -> dict[str, int]:
+    """Clear the free text of every row about the person; returns how many rows changed per table."""
+    pid = person.id
+    counts: dict[str, int] = {}
+
+    def each(model: Any, change: Any) -> None:
+        rows = session.scalars(select(model).where(model.person_id == pid).order_by(model.id))
+        counts[model.__tablename__] = sum(bool(change(row)) for row in rows)
+
+    def event(e: Event) -> bool:
+        renamed = _mentions(e.source_id, in_ids) and _set(e, source_id=_opaque(secret_key, e.source_id))
+        return _set(e, text=None) or renamed
+
+    def order(o: Order) -> bool:
+        renamed = _mentions(o.external_id, in_ids) and _set(o, external_id=_opaque(secret_key, o.external_id))
+        return _set(o, items=[]) or renamed
+
+    def consent(c: ConsentChange) -> bool:
+        if c.source == ERASURE_SOURCE:
+            return False
+        return _set(c, note=None) | (_mentions(c.source, needles) and _set(c, source=ERASED))
+
+    def plan_item(p: PlanItem) -> bool:
+        skipped = p.status == "planned" and _set(p, status="skipped")
+        return _set(p, evidence="", subject=None, reason="") or skipped
+
+    def note(n: Note) -> bool:
+        if n.status == NoteStatus.draft:
+            return _set(
+                n, status=NoteStatus.skipped, skip_reason=GONE, subject="", body="", evidence="", problems=[]
+            )
+        keep_reason = n.skip_reason if n.skip_reason == GONE else None
+        return _set(n, subject="", body="", evidence="", problems=[], skip_reason=keep_reason)
+
+    def message(m: Message) -> bool:
+        error = m.last_error if m.last_error == GONE else None
+        return _set(m, subject="", body="", address=None, last_error=error)
+
+    each(Event, event)
+    each(Order, order)
+    each(ConsentChange, consent)
+    each(PlanItem, plan_item)
+    each(PlanHoldout, lambda h: _set(h, evidence="", details={}))
+    each(Note, note)
+    each(Message, message)
+    counts["outbox_attempts"] = _rowcount(
+        session.execute(
+            update(MessageAttempt)
+            .where(
+                MessageAttempt.message_id.in_(select(Message.id).where(Message.person_id == pid)),
+                MessageAttempt.error.is_not(None),
+            )
+            .values(error=None)
+        )
+    )
+    return counts
