@@ -27,13 +27,19 @@ EVENT_FOR_CHANNEL = {
 OWN_SOURCE = "goodwill"
 
 
+def delivery_event_kind(channel: str, purpose: str) -> str | None:
+    """The event a delivery records: a card or a call always; a message only when it thanks someone."""
+    kind = EVENT_FOR_CHANNEL.get(channel, "appreciation_sent")
+    if kind == "appreciation_sent" and purpose != "appreciation":
+        return None  # other purposes still count as a contact, through the message itself
+    return kind
+
+
 def record_delivery_event(session: Session, message: Message, *, at: datetime, staff_id: int | None) -> None:
     """The event that tells the bank (and the planner's cap) we reached out."""
-    if message.person_id is None:
+    kind = delivery_event_kind(message.channel, message.purpose)
+    if message.person_id is None or kind is None:
         return
-    kind = EVENT_FOR_CHANNEL.get(message.channel, "appreciation_sent")
-    if message.purpose != "appreciation" and kind == "appreciation_sent":
-        return  # only thank-yous are appreciation; other purposes still mark the contact via the message
     record_event(
         session,
         NewEvent(

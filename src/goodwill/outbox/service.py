@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
 from goodwill.db import matching
 from goodwill.events.model import Event
-from goodwill.outbox.delivered import OWN_SOURCE, record_delivery_event
+from goodwill.outbox.delivered import OWN_SOURCE, delivery_event_kind
 from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
 from goodwill.outbox.rules import SendFacts, SendRules
 from goodwill.people.model import Person
@@ -170,6 +172,7 @@ class Claimed:
     message_id: int
     attempt: int
     channel: str
+    purpose: str
     person_id: int | None
     to_name: str
     subject: str
@@ -218,6 +221,7 @@ def load_claimed(
                 message_id=message.id,
                 attempt=attempts[message.id],
                 channel=message.channel,
+                purpose=message.purpose,
                 person_id=message.person_id,
                 to_name=(person.name if person is not None else ""),
                 subject=message.subject,
@@ -273,45 +277,93 @@ def _other_appreciations(
     return found
 
 
-def hand_over(session: Session, *, message_id: int, worker: str, now: datetime) -> bool:
-    """Stamp the hand-over if this worker still holds the claim; False means someone took it back."""
-    result = session.execute(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.status == MessageStatus.sending,
-            Message.claimed_by == worker[:80],
-            Message.handed_over_at.is_(None),
-        )
-        .values(handed_over_at=now)
+# The per-message statements of the send path, built once: they run twice per message, and
+# building an ORM statement costs more than executing it.
+_messages: Table = Message.__table__  # type: ignore[assignment]
+_attempts: Table = MessageAttempt.__table__  # type: ignore[assignment]
+_HAND_OVER = (
+    update(_messages)
+    .where(
+        _messages.c.id == bindparam("p_message_id"),
+        _messages.c.status == MessageStatus.sending,
+        _messages.c.claimed_by == bindparam("p_worker"),
+        _messages.c.handed_over_at.is_(None),
+    )
+    .values(handed_over_at=bindparam("p_now"))
+)
+_SENT = (
+    update(_messages)
+    .where(
+        _messages.c.id == bindparam("p_message_id"),
+        _messages.c.status.in_((MessageStatus.sending, MessageStatus.queued)),
+    )
+    .values(
+        status=MessageStatus.sent,
+        sent_at=bindparam("p_now"),
+        provider_id=bindparam("p_provider_id"),
+        address=bindparam("p_address"),
+        last_error=None,
+    )
+)
+_ATTEMPT_SENT = (
+    update(_attempts)
+    .where(
+        _attempts.c.message_id == bindparam("p_message_id"),
+        _attempts.c.number == bindparam("p_number"),
+        _attempts.c.finished_at.is_(None),
+    )
+    .values(
+        outcome=AttemptOutcome.sent, finished_at=bindparam("p_now"), provider_id=bindparam("p_provider_id")
+    )
+)
+
+_EVENT_INSERT: dict[str, Any] = {}  # by dialect: INSERT ... ON CONFLICT DO NOTHING (idempotent by source id)
+
+
+def hand_over(connection: Connection, *, message_id: int, worker: str, now: datetime) -> bool:
+    """Stamp the hand-over if this worker still holds the claim; False means someone took it back.
+
+    Takes a bare connection (``engine.begin()``): it runs once per email, and a Session costs more.
+    """
+    result = connection.execute(
+        _HAND_OVER, {"p_message_id": message_id, "p_worker": worker[:80], "p_now": now}
     )
     return _rowcount(result) == 1
 
 
-def finish_sent(session: Session, *, claimed: Claimed, address: str, provider_id: str, now: datetime) -> bool:
-    """The provider accepted it. Recorded even if the claim was taken back meanwhile (it did go out)."""
-    result = session.execute(
-        update(Message)
-        .where(
-            Message.id == claimed.message_id,
-            Message.status.in_((MessageStatus.sending, MessageStatus.queued)),
-        )
-        .values(
-            status=MessageStatus.sent,
-            sent_at=now,
-            provider_id=provider_id[:200],
-            address=address[:320],
-            last_error=None,
-        )
-    )
-    if _rowcount(result) != 1:
+def finish_sent(
+    connection: Connection, *, claimed: Claimed, address: str, provider_id: str, now: datetime
+) -> bool:
+    """The provider accepted it. Recorded even if the claim was taken back meanwhile (it did go out).
+
+    One UPDATE, the attempt and the delivery event: the whole of the crash window. Takes a bare
+    connection (``engine.begin()``), like ``hand_over``.
+    """
+    params = {"p_message_id": claimed.message_id, "p_now": now, "p_provider_id": provider_id[:200]}
+    if _rowcount(connection.execute(_SENT, {**params, "p_address": address[:320]})) != 1:
         return False
-    _close_attempt(
-        session, claimed.message_id, claimed.attempt, AttemptOutcome.sent, now, provider_id=provider_id
-    )
-    message = session.get(Message, claimed.message_id)
-    if message is not None:
-        record_delivery_event(session, message, at=now, staff_id=None)
+    connection.execute(_ATTEMPT_SENT, {**params, "p_number": claimed.attempt})
+    kind = delivery_event_kind(claimed.channel, claimed.purpose)
+    if claimed.person_id is not None and kind is not None:
+        dialect = connection.dialect.name
+        if dialect not in _EVENT_INSERT:
+            _EVENT_INSERT[dialect] = (
+                (postgresql if dialect == "postgresql" else sqlite)
+                .insert(Event.__table__)
+                .on_conflict_do_nothing()
+            )
+        connection.execute(
+            _EVENT_INSERT[dialect],
+            {
+                "person_id": claimed.person_id,
+                "kind": kind,
+                "occurred_at": now,
+                "channel": claimed.channel,
+                "source": OWN_SOURCE,
+                "source_id": f"message:{claimed.message_id}",
+                "recorded_at": now,
+            },
+        )
     return True
 
 

@@ -184,9 +184,9 @@ class Worker:
         def handing_over() -> None:
             if transport.idempotent:
                 return  # the provider recognises a repeat: nothing to stamp
-            with self.database.transaction() as session:
+            with self.database.engine.begin() as connection:
                 if not service.hand_over(
-                    session, message_id=item.message_id, worker=self.name, now=self.clock()
+                    connection, message_id=item.message_id, worker=self.name, now=self.clock()
                 ):
                     raise ClaimLost(item.message_id)
 
@@ -208,9 +208,9 @@ class Worker:
             log.exception("unexpected error sending message %s", item.message_id)
             self._retry(item, f"unexpected error: {exc!r}", report)
             return False
-        with self.database.transaction() as session:
+        with self.database.engine.begin() as connection:
             done = service.finish_sent(
-                session, claimed=item, address=address, provider_id=provider_id, now=self.clock()
+                connection, claimed=item, address=address, provider_id=provider_id, now=self.clock()
             )
         report.sent += 1
         return done
