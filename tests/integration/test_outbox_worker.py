@@ -400,3 +400,20 @@ def test_a_claim_takes_at_most_its_limit_and_each_message_once(db: Database) -> 
         assert len(batch) == (10 if worker != "d" else 0)
         taken.extend(mid for mid, _ in batch)
     assert len(taken) == len(set(taken)) == 30
+
+
+def test_staff_can_cancel_a_queued_message_but_not_a_sent_one(
+    db: Database, smtp: SmtpSink, sms: SmsProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from goodwill.cli import app
+
+    ann = add_person(db, "Ann Lee", email="ann@example.com")
+    held, sent = queue(db, ann, "card"), queue(db, ann, "email", status="sent")
+    monkeypatch.setenv("GOODWILL_DATABASE_URL", db.url)
+    result = CliRunner().invoke(app, ["outbox", "cancel", str(held), "--reason", "note too long for a card"])
+    assert result.exit_code == 0, result.output
+    assert message(db, held).status == "cancelled"
+    assert message(db, held).last_error == "cancelled by staff: note too long for a card"
+    refused = CliRunner().invoke(app, ["outbox", "cancel", str(sent), "--reason", "oops"])
+    assert refused.exit_code == 1 and "only queued messages" in refused.output
+    assert message(db, sent).status == "sent"

@@ -146,3 +146,20 @@ def retry_command(message_id: Annotated[int, typer.Argument(help="The failed mes
     except OutboxError as exc:
         fail(str(exc))
     console.print(f"Message {message_id} is queued again.")
+
+
+@outbox_app.command("cancel")
+def cancel_command(
+    message_id: Annotated[int, typer.Argument(help="The queued message's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it must not go (kept on the message).")],
+) -> None:
+    """Cancel a queued message, e.g. a card held for a note too long to fit, or a call no longer wanted."""
+    from goodwill.cli import console, database, fail
+    from goodwill.outbox.service import OutboxError, cancel_queued
+
+    try:
+        with database().transaction() as s:
+            cancel_queued(s, message_id=message_id, reason=reason)
+    except OutboxError as exc:
+        fail(str(exc))
+    console.print(f"Message {message_id} is cancelled.")

@@ -436,3 +436,20 @@ def retry_failed(session: Session, *, message_id: int, now: datetime) -> Message
     message.handed_over_at = None
     session.flush()
     return message
+
+
+def cancel_queued(session: Session, *, message_id: int, reason: str) -> Message:
+    """Staff decided a queued message must not go (a held card, a stale call): cancelled, with why."""
+    if not reason.strip():
+        raise OutboxError("say why the message is cancelled")
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == MessageStatus.queued)
+        .values(status=MessageStatus.cancelled, last_error=f"cancelled by staff: {reason.strip()}"[:2000])
+    )
+    message = session.get(Message, message_id)
+    if message is None:
+        raise OutboxError(f"no message {message_id}")
+    if _rowcount(result) != 1:
+        raise OutboxError(f"message {message_id} is {message.status}; only queued messages can be cancelled")
+    return message

@@ -114,12 +114,15 @@ write_people = require_role("record facts, consent and events about people", *ST
 manage_users = require_role("manage staff accounts", Role.admin)
 make_plans = require_role("plan whom to thank", Role.admin, Role.manager)
 review_notes = require_role("review, approve and skip notes", *STAFF)
+# Handing over or erasing all of a person's data is for admins only.
+handle_personal_data = require_role("export or erase a person's data", Role.admin)
 
 PeopleReader = Annotated[Principal, Depends(read_people)]
 PeopleWriter = Annotated[Principal, Depends(write_people)]
 UserManager = Annotated[Principal, Depends(manage_users)]
 Planner = Annotated[Principal, Depends(make_plans)]
 NoteReviewer = Annotated[Principal, Depends(review_notes)]
+PrivacyAdmin = Annotated[Principal, Depends(handle_personal_data)]
 
 
 def route_requirement(dependant: Any) -> RoleRequirement | None:

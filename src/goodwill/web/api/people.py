@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
@@ -14,17 +14,12 @@ from goodwill.people import service as people
 from goodwill.people.model import Fact, PersonKind
 from goodwill.people.privacy import ErasureRefused, erase_person, export_person
 from goodwill.people.service import PersonRecord
-from goodwill.team.model import Role
 from goodwill.web.api.schemas import ConsentIn, FactIn, PersonIn, Strict, field_error
-from goodwill.web.auth import Principal
-from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter, require_role
+from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter, PrivacyAdmin
 from goodwill.web.idempotency import Idempotent
 from goodwill.web.queries import event_dict
 
 router = APIRouter(prefix="/people", tags=["people"])
-
-# Handing over or erasing all of a person's data is for admins only.
-PrivacyAdmin = Annotated[Principal, Depends(require_role("export or erase a person's data", Role.admin))]
 
 
 class ErasureIn(Strict):
