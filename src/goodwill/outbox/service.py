@@ -29,6 +29,7 @@ from goodwill.outbox.delivered import OWN_SOURCE, delivery_event_kind
 from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
 from goodwill.outbox.rules import SendFacts, SendRules
 from goodwill.people.model import Person
+from goodwill.people.privacy import tombstone_name
 from goodwill.people.service import consents_in_force
 from goodwill.people.suppression import kind_for_channel, suppressed
 from goodwill.planner.policy import zone_for
@@ -230,7 +231,7 @@ def load_claimed(
                     channel=message.channel,
                     purpose=message.purpose,
                     created_at=message.created_at,
-                    person_exists=person is not None,
+                    person_exists=person is not None and person.name != tombstone_name(person.id),
                     address=address,
                     consent=consents.get(message.person_id or -1, {}).get(message.channel),
                     call_requested=False,
@@ -287,15 +288,26 @@ _HAND_OVER = (
         _messages.c.id == bindparam("p_message_id"),
         _messages.c.status == MessageStatus.sending,
         _messages.c.claimed_by == bindparam("p_worker"),
+        _messages.c.attempts == bindparam("p_attempt"),
         _messages.c.handed_over_at.is_(None),
     )
-    .values(handed_over_at=bindparam("p_now"))
+    # Also a heartbeat: a live worker's claim is fresh again, so it is not taken back meanwhile.
+    .values(handed_over_at=bindparam("p_now"), claimed_at=bindparam("p_now"))
 )
 _SENT = (
     update(_messages)
     .where(
         _messages.c.id == bindparam("p_message_id"),
-        _messages.c.status.in_((MessageStatus.sending, MessageStatus.queued)),
+        or_(
+            _messages.c.status.in_((MessageStatus.sending, MessageStatus.queued)),
+            # It went out under this worker's own hand-over, even if meanwhile the claim was
+            # failed as "outcome unknown" or an unsubscribe cancelled it: the record says so.
+            and_(
+                _messages.c.claimed_by == bindparam("p_worker"),
+                _messages.c.handed_over_at.is_not(None),
+                _messages.c.status.in_((MessageStatus.failed, MessageStatus.cancelled)),
+            ),
+        ),
     )
     .values(
         status=MessageStatus.sent,
@@ -320,19 +332,19 @@ _ATTEMPT_SENT = (
 _EVENT_INSERT: dict[str, Any] = {}  # by dialect: INSERT ... ON CONFLICT DO NOTHING (idempotent by source id)
 
 
-def hand_over(connection: Connection, *, message_id: int, worker: str, now: datetime) -> bool:
+def hand_over(connection: Connection, *, message_id: int, attempt: int, worker: str, now: datetime) -> bool:
     """Stamp the hand-over if this worker still holds the claim; False means someone took it back.
 
     Takes a bare connection (``engine.begin()``): it runs once per email, and a Session costs more.
     """
     result = connection.execute(
-        _HAND_OVER, {"p_message_id": message_id, "p_worker": worker[:80], "p_now": now}
+        _HAND_OVER, {"p_message_id": message_id, "p_attempt": attempt, "p_worker": worker[:80], "p_now": now}
     )
     return _rowcount(result) == 1
 
 
 def finish_sent(
-    connection: Connection, *, claimed: Claimed, address: str, provider_id: str, now: datetime
+    connection: Connection, *, claimed: Claimed, worker: str, address: str, provider_id: str, now: datetime
 ) -> bool:
     """The provider accepted it. Recorded even if the claim was taken back meanwhile (it did go out).
 
@@ -340,7 +352,8 @@ def finish_sent(
     connection (``engine.begin()``), like ``hand_over``.
     """
     params = {"p_message_id": claimed.message_id, "p_now": now, "p_provider_id": provider_id[:200]}
-    if _rowcount(connection.execute(_SENT, {**params, "p_address": address[:320]})) != 1:
+    sent = {**params, "p_address": address[:320], "p_worker": worker[:80]}
+    if _rowcount(connection.execute(_SENT, sent)) != 1:
         return False
     connection.execute(_ATTEMPT_SENT, {**params, "p_number": claimed.attempt})
     kind = delivery_event_kind(claimed.channel, claimed.purpose)
@@ -371,12 +384,14 @@ def finish_unsent(
     session: Session,
     *,
     claimed: Claimed,
+    worker: str,
     outcome: str,
     reason: str,
     now: datetime,
     retry_at: datetime | None = None,
 ) -> str:
-    """Record an attempt that did not deliver; returns the message's new status.
+    """Record an attempt that did not deliver; returns the message's new status, or "lost" when
+    this worker no longer holds the claim (nothing is written then).
 
     ``deferred`` and ``transient`` (with ``retry_at``) put it back in the queue; ``cancelled``,
     ``permanent`` and ``unknown`` end it. A deferral does not count as an attempt.
@@ -394,11 +409,20 @@ def finish_unsent(
         values["next_attempt_at"] = retry_at
     if outcome == AttemptOutcome.deferred:
         values["attempts"] = Message.attempts - 1
-    session.execute(
+    result = session.execute(
         update(Message)
-        .where(Message.id == claimed.message_id, Message.status == MessageStatus.sending)
+        .where(
+            Message.id == claimed.message_id,
+            Message.status == MessageStatus.sending,
+            # Only while this worker still holds this claim: a slow worker whose claim was taken
+            # back must not put another worker's message back in the queue.
+            Message.claimed_by == worker[:80],
+            Message.attempts == claimed.attempt,
+        )
         .values(**values)
     )
+    if _rowcount(result) != 1:
+        return "lost"
     _close_attempt(session, claimed.message_id, claimed.attempt, outcome, now, error=reason[:2000])
     return status
 

@@ -14,8 +14,10 @@ import random
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from goodwill.config import Settings
 from goodwill.db import Database, utcnow
@@ -136,9 +138,20 @@ class Worker:
                 now=now,
             )
         delivered: list[int] = []
+        just_sent: dict[int, list[datetime]] = {}
         for item in batch:
+            if (
+                item.person_id is not None
+                and item.person_id in just_sent
+                and item.facts.purpose == "appreciation"
+            ):
+                # The cap counts what this batch already delivered to them, too.
+                earlier = (*item.facts.other_appreciations, *just_sent[item.person_id])
+                item = replace(item, facts=replace(item.facts, other_appreciations=earlier))
             if self._process(item, report) and item.person_id is not None:
                 delivered.append(item.person_id)
+                if item.facts.purpose == "appreciation":
+                    just_sent.setdefault(item.person_id, []).append(self.clock())
         if delivered:
             # The bank follows in its own transaction: a crash here only delays it (rebuildable).
             with self.database.transaction() as session:
@@ -182,11 +195,16 @@ class Worker:
         transport = self.transports[item.channel]
 
         def handing_over() -> None:
-            if transport.idempotent:
-                return  # the provider recognises a repeat: nothing to stamp
+            # Every channel, idempotent or not: the stamp only succeeds while the message is still
+            # ours and still sending, so an unsubscribe, a STOP or an erasure since the batch was
+            # loaded (which cancel it) stops the send here. It also refreshes the claim.
             with self.database.engine.begin() as connection:
                 if not service.hand_over(
-                    connection, message_id=item.message_id, worker=self.name, now=self.clock()
+                    connection,
+                    message_id=item.message_id,
+                    attempt=item.attempt,
+                    worker=self.name,
+                    now=self.clock(),
                 ):
                     raise ClaimLost(item.message_id)
 
@@ -210,9 +228,17 @@ class Worker:
             return False
         with self.database.engine.begin() as connection:
             done = service.finish_sent(
-                connection, claimed=item, address=address, provider_id=provider_id, now=self.clock()
+                connection,
+                claimed=item,
+                worker=self.name,
+                address=address,
+                provider_id=provider_id,
+                now=self.clock(),
             )
-        report.sent += 1
+        if done:
+            report.sent += 1
+        else:
+            report.lost += 1  # someone else recorded it (an idempotent resend by another worker)
         return done
 
     def _retry(self, item: service.Claimed, error: str, report: WorkerReport) -> None:
@@ -240,9 +266,18 @@ class Worker:
         retry_at: datetime | None = None,
     ) -> None:
         with self.database.transaction() as session:
-            service.finish_unsent(
-                session, claimed=item, outcome=outcome, reason=reason, now=self.clock(), retry_at=retry_at
+            status = service.finish_unsent(
+                session,
+                claimed=item,
+                worker=self.name,
+                outcome=outcome,
+                reason=reason,
+                now=self.clock(),
+                retry_at=retry_at,
             )
+        if status == "lost":
+            report.lost += 1
+            return
         counter = {
             AttemptOutcome.transient: "retried",
             AttemptOutcome.deferred: "deferred",
@@ -268,10 +303,17 @@ class Worker:
         try:
             while not stop.is_set():
                 clock = self.clock().timestamp()
-                if clock >= next_reclaim:
-                    self.reclaim(report)
-                    next_reclaim = clock + reclaim_every
-                claimed = self.run_batch(report)
+                try:
+                    if clock >= next_reclaim:
+                        self.reclaim(report)
+                        next_reclaim = clock + reclaim_every
+                    claimed = self.run_batch(report)
+                except SQLAlchemyError:
+                    # The database restarted or is busy: wait and go on. A claim left half done is
+                    # taken back after the claim timeout, by this worker or another.
+                    log.exception("database error; retrying in %s s", self.settings.delivery.idle_seconds)
+                    stop.wait(self.settings.delivery.idle_seconds)
+                    continue
                 if on_batch is not None and claimed:
                     on_batch(claimed)
                 if claimed:

@@ -3,7 +3,8 @@
 A link names the person, the channel and the message it came with, signed with a key derived from
 the secret key; it has no expiry (an unsubscribe link in an old email must still work) and needs no
 login. Following it revokes consent for that channel, suppresses the address and cancels whatever is
-still queued for that person on that channel, in one transaction: honoured for every future send.
+still queued (or claimed but not yet handed over) for that person on that channel, in one
+transaction: honoured for every future send.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class UnsubscribeRequest:
 class UnsubscribeOutcome:
     request: UnsubscribeRequest
     already: bool  # consent was already withdrawn: nothing new recorded
-    cancelled: int  # queued messages cancelled
+    cancelled: int  # queued (or claimed, not yet handed over) messages cancelled
     suppressed: int  # addresses newly suppressed
 
 
@@ -127,7 +128,9 @@ def unsubscribe(
         .where(
             Message.person_id == request.person_id,
             Message.channel == request.channel,
-            Message.status == MessageStatus.queued,
+            # Sending too: a worker that loaded its batch before this click finds the message
+            # cancelled when it stamps the hand-over, and does not send it.
+            Message.status.in_((MessageStatus.queued, MessageStatus.sending)),
         )
         .values(status=MessageStatus.cancelled, last_error="unsubscribed")
     )

@@ -151,7 +151,10 @@ class EmailTransport:
         return connection
 
     def send(self, envelope: Envelope, *, handing_over: Callable[[], None]) -> str:
-        email = build_email(envelope, self.sender)
+        try:
+            email = build_email(envelope, self.sender)
+        except ValueError as exc:  # e.g. a line break in the subject or the name: never sendable
+            raise PermanentError(f"cannot build this email: {exc}") from exc
         payload = email.as_bytes(policy=SMTP_POLICY)  # CRLF line ends, as SMTP requires
         connection = self._connect()
         try:
