@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,19 +242,42 @@ def sms_form(sender: str, body: str, sid: str) -> bytes:
     return str(httpx.QueryParams(fields)).encode()
 
 
+def signed_headers(
+    body: bytes,
+    *,
+    age: int = 0,
+    signature: str | None = "good",
+    timestamp: str | None = "good",
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
+    """The provider's headers: signed ``age`` seconds ago with the test token, unless told otherwise.
+
+    ``timestamp`` other than "good" is sent as it is (None: no header); the good signature covers
+    the time it was signed at, whatever timestamp header is then sent.
+    """
+    signed_at = int(time.time()) - age
+    headers = {"content-type": content_type}
+    if timestamp == "good":
+        headers["X-Goodwill-Timestamp"] = str(signed_at)
+    elif timestamp is not None:
+        headers["X-Goodwill-Timestamp"] = timestamp
+    if signature == "good":
+        headers["X-Goodwill-Signature"] = webhook_signature(HOOK, signed_at, body)
+    elif signature is not None:
+        headers["X-Goodwill-Signature"] = signature
+    return headers
+
+
 def post_sms(
     client: TestClient,
     body: bytes,
     *,
-    signature: str | None = "good",
-    content_type: str = "application/x-www-form-urlencoded",
+    headers: dict[str, str] | None = None,
+    **signing: Any,
 ) -> httpx.Response:
-    headers = {"content-type": content_type}
-    if signature == "good":
-        headers["X-Goodwill-Signature"] = webhook_signature(HOOK, body)
-    elif signature is not None:
-        headers["X-Goodwill-Signature"] = signature
-    answer: httpx.Response = client.post("/hooks/sms/inbound", content=body, headers=headers)
+    """POST to the webhook with ``headers`` as given, or ``signed_headers(body, **signing)``."""
+    sent = headers if headers is not None else signed_headers(body, **signing)
+    answer: httpx.Response = client.post("/hooks/sms/inbound", content=body, headers=sent)
     return answer
 
 
@@ -261,14 +285,13 @@ def test_the_webhook_is_off_without_a_token(db: Database) -> None:
     seed(db)
     before = snapshot(db)
     body = sms_form("+33612345678", "STOP", "SM1")
-    answer = make_public_client(db).post(
-        "/hooks/sms/inbound",
-        content=body,
-        headers={
-            "X-Goodwill-Signature": webhook_signature("", body),
-            "content-type": "application/x-www-form-urlencoded",
-        },
-    )
+    now = int(time.time())
+    headers = {
+        "X-Goodwill-Timestamp": str(now),
+        "X-Goodwill-Signature": webhook_signature("", now, body),
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    answer = post_sms(make_public_client(db), body, headers=headers)
     assert answer.status_code == 503 and "sms_webhook_token" in answer.json()["detail"]
     assert snapshot(db) == before
 
@@ -280,7 +303,7 @@ def test_the_webhook_is_off_without_a_token(db: Database) -> None:
         "",
         "0" * 64,
         "not hex",
-        webhook_signature("another token", sms_form("+33612345678", "STOP", "SM1")),
+        webhook_signature("another token", int(time.time()), sms_form("+33612345678", "STOP", "SM1")),
     ],
 )
 def test_a_missing_or_wrong_signature_is_refused(db: Database, signature: str | None) -> None:
@@ -288,7 +311,7 @@ def test_a_missing_or_wrong_signature_is_refused(db: Database, signature: str | 
     before = snapshot(db)
     client = make_public_client(db, sms_webhook_token=HOOK)
     answer = post_sms(client, sms_form("+33612345678", "STOP", "SM1"), signature=signature)
-    assert answer.status_code == 403
+    assert answer.status_code == 403 and "X-Goodwill-Signature" in answer.json()["detail"]
     assert snapshot(db) == before
 
 
@@ -296,8 +319,71 @@ def test_a_signature_over_another_body_is_refused(db: Database) -> None:
     seed(db)
     before = snapshot(db)
     client = make_public_client(db, sms_webhook_token=HOOK)
-    signed = webhook_signature(HOOK, sms_form("+15035550142", "STOP", "SM1"))
-    assert post_sms(client, sms_form("+33612345678", "STOP", "SM1"), signature=signed).status_code == 403
+    other = sms_form("+15035550142", "STOP", "SM1")
+    headers = signed_headers(other)
+    assert post_sms(client, sms_form("+33612345678", "STOP", "SM1"), headers=headers).status_code == 403
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("signing", "detail"),
+    [
+        ({"timestamp": None}, "missing X-Goodwill-Timestamp"),
+        ({"timestamp": ""}, "missing X-Goodwill-Timestamp"),
+        ({"timestamp": "yesterday"}, "whole number of unix seconds"),
+        ({"timestamp": "1750000000.5"}, "whole number of unix seconds"),
+        ({"age": 301}, "a replayed request"),  # a request recorded more than five minutes ago
+        ({"age": 86_400}, "a replayed request"),
+        ({"age": -301}, "from the server's clock"),  # signed in the future
+    ],
+)
+def test_a_missing_malformed_stale_or_future_timestamp_is_refused(
+    db: Database, signing: dict[str, Any], detail: str
+) -> None:
+    seed(db)
+    before = snapshot(db)
+    client = make_public_client(db, sms_webhook_token=HOOK)
+    answer = post_sms(client, sms_form("+33612345678", "STOP", "SM1"), **signing)
+    assert answer.status_code == 403 and detail in answer.json()["detail"]
+    assert snapshot(db) == before
+
+
+def test_a_recorded_request_with_a_fresh_timestamp_is_refused(db: Database) -> None:
+    """Moving an old request's timestamp forward breaks its signature: the time is signed."""
+    seed(db)
+    before = snapshot(db)
+    client = make_public_client(db, sms_webhook_token=HOOK)
+    body = sms_form("+33612345678", "START", "SM1")
+    recorded = signed_headers(body, age=3600)
+    replayed = {**recorded, "X-Goodwill-Timestamp": str(int(time.time()))}
+    answer = post_sms(client, body, headers=replayed)
+    assert answer.status_code == 403 and "wrong X-Goodwill-Signature" in answer.json()["detail"]
+    assert snapshot(db) == before
+
+
+def test_an_old_start_replayed_within_the_window_does_not_undo_a_newer_stop(db: Database) -> None:
+    """A START that changed nothing leaves no note to find it by; its signed time stops it instead."""
+    shop = seed(db)
+    client = make_public_client(db, sms_webhook_token=HOOK)
+    start = sms_form("+33612345678", "START", "SM30")
+    recorded = signed_headers(start, age=100)
+    assert post_sms(client, start, headers=recorded).status_code == 200  # Zoë had not said STOP
+    assert post_sms(client, sms_form("+33612345678", "STOP", "SM31")).status_code == 200
+    settled = snapshot(db)
+    assert post_sms(client, start, headers=recorded).status_code == 200  # still fresh: accepted...
+    assert snapshot(db) == settled  # ...and changes nothing
+    assert consent_of(db, shop.zoe, "sms")["source"] == "SMS STOP reply"  # type: ignore[index]
+    assert suppressed(db, "phone", "+33612345678")
+
+
+@pytest.mark.parametrize("sid", [None, "", "   "])
+def test_a_message_without_a_message_sid_is_refused(db: Database, sid: str | None) -> None:
+    seed(db)
+    before = snapshot(db)
+    client = make_public_client(db, sms_webhook_token=HOOK)
+    fields = {"From": "+33612345678", "Body": "START"} | ({} if sid is None else {"MessageSid": sid})
+    answer = post_sms(client, str(httpx.QueryParams(fields)).encode())
+    assert answer.status_code == 400 and "MessageSid" in answer.json()["detail"]
     assert snapshot(db) == before
 
 

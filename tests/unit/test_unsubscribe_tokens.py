@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 
 import pytest
 
 from goodwill.people.sms_inbound import (
     Keyword,
+    WebhookRefused,
     candidate_pattern,
     keyword,
     phone_digits,
     same_number,
-    valid_signature,
+    verify_webhook,
     webhook_signature,
 )
 from goodwill.people.unsubscribe import BadToken, make_token, read_token, unsubscribe_url
@@ -163,17 +166,99 @@ def test_the_candidate_pattern_matches_every_written_form_by_its_last_digits() -
     assert candidate_pattern("12345") is None
 
 
-def test_webhook_signature_is_hex_hmac_sha256_of_the_raw_body() -> None:
-    import hashlib
-    import hmac
+HOOK_TOKEN = "hook-token"
+SMS_BODY = b"From=%2B15035550142&Body=STOP&MessageSid=SM1"
+SIGNED_AT = 1_750_000_000
 
-    body = b"From=%2B15035550142&Body=STOP&MessageSid=SM1"
-    expected = hmac.new(b"hook-token", body, hashlib.sha256).hexdigest()
-    assert webhook_signature("hook-token", body) == expected
-    assert valid_signature("hook-token", body, expected)
-    assert valid_signature("hook-token", body, expected.upper())  # hex case does not matter
-    assert not valid_signature("hook-token", body + b" ", expected)
-    assert not valid_signature("other-token", body, expected)
-    assert not valid_signature("hook-token", body, None)
-    assert not valid_signature("hook-token", body, "")
-    assert not valid_signature("", body, webhook_signature("", body))  # no token: switched off
+
+def verify(
+    body: bytes = SMS_BODY,
+    *,
+    timestamp: str | None = str(SIGNED_AT),
+    signature: str | None = None,
+    now: float = SIGNED_AT,
+    token: str = HOOK_TOKEN,
+) -> int:
+    """verify_webhook, signed correctly unless a signature is given."""
+    if signature is None:
+        signature = webhook_signature(HOOK_TOKEN, SIGNED_AT, SMS_BODY)
+    return verify_webhook(token, body, timestamp=timestamp, signature=signature, now=now)
+
+
+def test_webhook_signature_is_hex_hmac_sha256_of_the_timestamp_a_dot_and_the_raw_body() -> None:
+    expected = hmac.new(b"hook-token", b"1750000000." + SMS_BODY, hashlib.sha256).hexdigest()
+    assert webhook_signature(HOOK_TOKEN, SIGNED_AT, SMS_BODY) == expected
+    assert webhook_signature(HOOK_TOKEN, "1750000000", SMS_BODY) == expected
+    assert webhook_signature(HOOK_TOKEN, SIGNED_AT + 1, SMS_BODY) != expected
+
+
+@pytest.mark.parametrize("age", [0, 1, 299.9, 300, -300, -12])
+def test_a_signed_request_within_five_minutes_either_way_is_accepted(age: float) -> None:
+    assert verify(now=SIGNED_AT + age) == SIGNED_AT
+
+
+def test_hex_case_and_white_space_around_the_signature_do_not_matter() -> None:
+    signature = webhook_signature(HOOK_TOKEN, SIGNED_AT, SMS_BODY)
+    assert verify(signature=f" {signature.upper()} ") == SIGNED_AT
+
+
+@pytest.mark.parametrize("age", [300.5, 301, 3600, 86_400 * 365])
+def test_an_old_request_is_refused_as_a_replay(age: float) -> None:
+    with pytest.raises(WebhookRefused, match="replayed"):
+        verify(now=SIGNED_AT + age)
+
+
+@pytest.mark.parametrize("ahead", [301, 3600])
+def test_a_request_signed_in_the_future_is_refused(ahead: int) -> None:
+    with pytest.raises(WebhookRefused, match=f"{ahead} s from the server's clock"):
+        verify(now=SIGNED_AT - ahead)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [SMS_BODY + b" ", SMS_BODY.replace(b"STOP", b"START"), SMS_BODY.replace(b"SM1", b"SM2"), b""],
+)
+def test_a_tampered_body_is_refused(body: bytes) -> None:
+    with pytest.raises(WebhookRefused, match="wrong X-Goodwill-Signature"):
+        verify(body)
+
+
+@pytest.mark.parametrize("timestamp", [str(SIGNED_AT + 1), str(SIGNED_AT - 60), f"0{SIGNED_AT}"])
+def test_a_tampered_timestamp_is_refused(timestamp: str) -> None:
+    # The old signature with a fresher time is how a replay would try to pass: the time is signed.
+    with pytest.raises(WebhookRefused, match="wrong X-Goodwill-Signature"):
+        verify(timestamp=timestamp, now=int(timestamp))
+
+
+def test_the_signature_of_the_body_alone_is_refused() -> None:
+    body_only = hmac.new(b"hook-token", SMS_BODY, hashlib.sha256).hexdigest()  # the scheme before timestamps
+    with pytest.raises(WebhookRefused, match="wrong X-Goodwill-Signature"):
+        verify(signature=body_only)
+
+
+@pytest.mark.parametrize("timestamp", [None, ""])
+def test_a_missing_timestamp_is_refused(timestamp: str | None) -> None:
+    with pytest.raises(WebhookRefused, match="missing X-Goodwill-Timestamp"):
+        verify(timestamp=timestamp)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["1750000000.0", "-1750000000", "+1750000000", "1.75e9", "soon", " 1750000000", "١٧٥", "9" * 40],
+)
+def test_a_timestamp_that_is_not_whole_unix_seconds_is_refused(timestamp: str) -> None:
+    with pytest.raises(WebhookRefused, match="whole number of unix seconds"):
+        verify(timestamp=timestamp)
+
+
+@pytest.mark.parametrize("signature", ["", "0" * 64, "not hex", "é"])
+def test_a_missing_or_wrong_signature_is_refused(signature: str) -> None:
+    with pytest.raises(WebhookRefused, match="X-Goodwill-Signature"):
+        verify(signature=signature)
+
+
+def test_another_token_or_no_token_is_refused() -> None:
+    with pytest.raises(WebhookRefused, match="wrong X-Goodwill-Signature"):
+        verify(token="other-token")
+    with pytest.raises(WebhookRefused, match="no token"):  # the webhook is off, whatever was signed
+        verify(token="", signature=webhook_signature("", SIGNED_AT, SMS_BODY))

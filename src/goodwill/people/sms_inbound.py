@@ -6,6 +6,9 @@ Pure: no database, no web. ``goodwill.people.sms_replies`` applies the answer an
 A message is a keyword only when it is nothing but the keyword: "stop", " Stop. ", "STOP!" and
 "opt-out" are; "please stop" and "don't stop" are not (the carriers' rule, and the only one that
 never mistakes a conversation for an opt-out or an opt-out for a conversation).
+
+The webhook's signature covers a timestamp as well as the body (as Stripe's and Slack's do), so a
+request recorded once cannot be played again later: ``verify_webhook`` takes ``now`` from its caller.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ START_WORDS = frozenset({"START", "UNSTOP"})
 # Fewer digits than this cannot tell one number from another: such a number matches nobody.
 MIN_DIGITS = 7
 _LONGEST_KEYWORD = max(len(w) for w in STOP_WORDS | START_WORDS)
+
+SIGNATURE_HEADER = "X-Goodwill-Signature"
+TIMESTAMP_HEADER = "X-Goodwill-Timestamp"
+# How far the signed time may be from the server's clock, either way: replays older than this are
+# refused, and the provider's clock may be this far off.
+SIGNATURE_TOLERANCE_SECONDS = 300
 
 
 class Keyword(StrEnum):
@@ -90,13 +99,50 @@ def candidate_pattern(phone: str) -> str | None:
     return "%" + "%".join(digits[-MIN_DIGITS:]) + "%"
 
 
-def webhook_signature(token: str, body: bytes) -> str:
-    """What the provider sends as ``X-Goodwill-Signature``: hex HMAC-SHA256 of the raw body."""
-    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+class WebhookRefused(ValueError):
+    """The request is not the provider's, or not fresh; the message says which and is safe to show."""
 
 
-def valid_signature(token: str, body: bytes, given: str | None) -> bool:
-    """Constant-time check; an empty token is never valid (the webhook is then switched off)."""
-    if not token or not given:
-        return False
-    return hmac.compare_digest(given.strip().lower().encode(), webhook_signature(token, body).encode())
+def webhook_signature(token: str, timestamp: int | str, body: bytes) -> str:
+    """What the provider sends as ``X-Goodwill-Signature``.
+
+    Hex HMAC-SHA256 under the token of the timestamp (as sent in ``X-Goodwill-Timestamp``), a dot
+    and the raw body: ``hex(HMAC-SHA256(token, f"{timestamp}.".encode() + body))``.
+    """
+    return hmac.new(token.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(
+    token: str,
+    body: bytes,
+    *,
+    timestamp: str | None,
+    signature: str | None,
+    now: float,
+    tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
+) -> int:
+    """The request's signed time (unix seconds) if it is signed with the token and fresh.
+
+    Raises ``WebhookRefused`` when the token is empty (the webhook is then off), the timestamp is
+    missing or not a whole number of seconds, the signature is missing or wrong (compared in
+    constant time, hex in either case), or the signed time is more than ``tolerance`` seconds from
+    ``now``, in the past (a replay) or in the future. ``now`` is the caller's clock in unix seconds.
+    """
+    if not token:
+        raise WebhookRefused("the webhook has no token: no request can be valid")
+    if not timestamp:
+        raise WebhookRefused(f"missing {TIMESTAMP_HEADER} (unix seconds when the request was signed)")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise WebhookRefused(f"{TIMESTAMP_HEADER} must be a whole number of unix seconds")
+    if not signature:
+        raise WebhookRefused(f"missing {SIGNATURE_HEADER}")
+    expected = webhook_signature(token, timestamp, body).encode()
+    if not hmac.compare_digest(signature.strip().lower().encode(), expected):
+        raise WebhookRefused(f"wrong {SIGNATURE_HEADER} for this {TIMESTAMP_HEADER} and body")
+    signed_at = int(timestamp)
+    if abs(now - signed_at) > tolerance:
+        raise WebhookRefused(
+            f"{TIMESTAMP_HEADER} is {round(abs(now - signed_at))} s from the server's clock (at most "
+            f"{tolerance} s allowed): a replayed request, or a clock out of sync"
+        )
+    return signed_at

@@ -14,15 +14,19 @@ unsubscribe link, staff, an erasure) is not undone by a text: that person said n
 only they, through the business, can say yes again. START from a number we know nobody by changes
 nothing (there is nobody to write to, and a STOP suppression of it stays).
 
-**Retries**: the provider's message id is written on every consent change it causes, and a
-message whose id is found there is not applied again (so a late retry of an old START cannot undo
-a newer STOP). Repeating a STOP changes nothing anyway: consent already withdrawn is not withdrawn
-twice and a suppressed number is not added twice.
+**Retries and replays**: the provider's message id is written on every consent change it causes,
+and a message whose id is found there is not applied again (so a late retry of an old START cannot
+undo a newer STOP). A START that changed nothing leaves no such note, so the time the provider
+signed it (``sent_at``; the webhook refuses requests signed more than five minutes ago) decides
+too: a START undoes only a STOP recorded no later than the second it was sent, and a START played
+again after a newer STOP leaves that STOP alone. Repeating a STOP changes nothing anyway: consent
+already withdrawn is not withdrawn twice and a suppressed number is not added twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -43,6 +47,7 @@ class InboundSms:
     sender: str
     body: str
     message_sid: str = ""
+    sent_at: datetime | None = None  # when the provider signed it (aware); None: not known
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,12 @@ def _applied_before(session: Session, person_ids: list[int], message: InboundSms
         .limit(1)
     )
     return found is not None
+
+
+def _sent_after(withdrawn_at: datetime, message: InboundSms) -> bool:
+    """Whether the message was sent after the withdrawal was recorded (to the second: signed times are
+    whole seconds). Unknown when it was sent: yes, as before times were signed."""
+    return message.sent_at is None or withdrawn_at.replace(microsecond=0) <= message.sent_at
 
 
 def handle_reply(session: Session, *, secret_key: str, message: InboundSms) -> ReplyOutcome:
@@ -135,7 +146,7 @@ def _stop(session: Session, *, secret_key: str, message: InboundSms, matched: li
             .where(
                 Message.person_id.in_([p.id for p in matched]),
                 Message.channel == "sms",
-                Message.status == MessageStatus.queued,
+                Message.status.in_((MessageStatus.queued, MessageStatus.sending)),  # not yet handed over
             )
             .values(status=MessageStatus.cancelled, last_error="the person replied STOP")
         )
@@ -148,7 +159,12 @@ def _start(session: Session, *, secret_key: str, message: InboundSms, matched: l
     regranted: list[Person] = []
     for person in matched:
         state = current_consent(session, person.id).get("sms")
-        if state is not None and not state["granted"] and state["source"] == STOP_SOURCE:
+        if (
+            state is not None
+            and not state["granted"]
+            and state["source"] == STOP_SOURCE
+            and _sent_after(state["at"], message)
+        ):
             record_consent(
                 session,
                 person_id=person.id,

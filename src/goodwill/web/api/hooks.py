@@ -1,9 +1,12 @@
 """Webhooks from providers: ``POST /hooks/sms/inbound``, the text messages people send back.
 
-Not under ``/api/v1`` and not behind a login: the provider proves itself by signing the raw body,
-``X-Goodwill-Signature: hex(HMAC-SHA256(sms_webhook_token, body))``. With no ``sms_webhook_token``
-set every request is refused (503), so an unconfigured install cannot be told someone said START.
-The body is Twilio-shaped, form-encoded or JSON: ``From``, ``To``, ``Body``, ``MessageSid``.
+Not under ``/api/v1`` and not behind a login: the provider proves itself by signing the time and the
+raw body, ``X-Goodwill-Timestamp: <unix seconds>`` and
+``X-Goodwill-Signature: hex(HMAC-SHA256(sms_webhook_token, f"{timestamp}.".encode() + body))``; a
+request signed more than five minutes from now is refused (403), so a recorded one cannot be
+replayed later. With no ``sms_webhook_token`` set every request is refused (503), so an
+unconfigured install cannot be told someone said START. The body is Twilio-shaped, form-encoded or
+JSON: ``From``, ``To``, ``Body``, ``MessageSid`` (required).
 The answer is an empty TwiML document (form requests) or ``{"received": true}`` (JSON): nothing
 is texted back, the provider confirms opt-outs itself.
 """
@@ -12,20 +15,21 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from goodwill.people.sms_inbound import valid_signature
+from goodwill.people.sms_inbound import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookRefused, verify_webhook
 from goodwill.people.sms_replies import InboundSms, handle_reply
 from goodwill.web.deps import AppSettings, DbSession
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("goodwill.hooks")
 
-SIGNATURE_HEADER = "X-Goodwill-Signature"
 MAX_BODY_BYTES = 16 * 1024  # a text message and its envelope are a few hundred bytes
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -71,8 +75,16 @@ def sms_inbound(
         return refused(503, "the inbound SMS webhook is off: set sms_webhook_token to turn it on")
     if body is None:
         return refused(413, f"the body is over {MAX_BODY_BYTES} bytes")
-    if not valid_signature(token, body, request.headers.get(SIGNATURE_HEADER)):
-        return refused(403, f"missing or wrong {SIGNATURE_HEADER}")
+    try:
+        signed_at = verify_webhook(
+            token,
+            body,
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            now=time.time(),
+        )
+    except WebhookRefused as exc:
+        return refused(403, str(exc))
     content_type = request.headers.get("content-type", "")
     try:
         fields = parse_fields(body, content_type)
@@ -80,10 +92,15 @@ def sms_inbound(
         return refused(400, str(exc))
     if not fields.get("From", "").strip():
         return refused(400, "the message has no From number")
-    message = InboundSms(fields["From"], fields.get("Body", ""), fields.get("MessageSid", "")[:100])
+    message_sid = fields.get("MessageSid", "").strip()[:100]
+    if not message_sid:  # every provider sends one; it is what makes a retry harmless
+        return refused(400, "the message has no MessageSid")
+    message = InboundSms(
+        fields["From"], fields.get("Body", ""), message_sid, sent_at=datetime.fromtimestamp(signed_at, UTC)
+    )
     outcome = handle_reply(session, secret_key=request.app.state.secret_key, message=message)
     # The message id only: numbers and text are personal data and stay out of the log.
-    log.info("inbound SMS %s: %s", message.message_sid or "(no id)", outcome)
+    log.info("inbound SMS %s: %s", message.message_sid, outcome)
     if content_type.startswith("application/json"):
         return JSONResponse({"received": True, "keyword": outcome.keyword})
     return Response(EMPTY_TWIML, media_type="application/xml")
