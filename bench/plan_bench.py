@@ -419,8 +419,9 @@ def floor(url: str, data: Path, settings: Settings, repeat: int = 3) -> tuple[fl
                 WHERE "on" BETWEEN DATE '{first}' AND DATE '{PLAN_DAY}' GROUP BY person_id),
     drifting AS (SELECT person_id FROM scores
                  WHERE segment IN ({segments}) AND orders >= {config.drifting_min_orders}
-                 AND (p_alive < {float(config.drifting_p_alive_below)}
-                      OR (age_days - recency_days) * (orders - 1) * 100 > {factor} * recency_days)),
+                 AND (DATE '{PLAN_DAY}' - last_on) * (orders - 1) * 100 > {factor} * recency_days
+                 AND (DATE '{PLAN_DAY}' - last_on - {config.lookback_days}) * (orders - 1) * 100
+                     <= {factor} * recency_days),
     recovery AS (SELECT person_id FROM bank_standings WHERE status IN ({statuses})),
     ids AS (SELECT person_id FROM recent UNION SELECT person_id FROM reached
             UNION SELECT person_id FROM drifting UNION SELECT person_id FROM recovery),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from test_web_client import add_user
 
 from goodwill.config import Settings, load_settings
@@ -17,6 +17,7 @@ from goodwill.events.importers.service import import_events
 from goodwill.notes import service as notes
 from goodwill.notes.model import Note
 from goodwill.outbox.model import Message
+from goodwill.people.model import Person
 from goodwill.people.service import get_person, record_consent
 from goodwill.planner.model import PlanHoldout, PlanItem
 from goodwill.planner.service import plan_view
@@ -243,34 +244,116 @@ def test_approval_is_refused_once_consent_is_withdrawn(db: Database, tmp_path: P
         assert s.get(Note, note_id).status == "draft"  # type: ignore[union-attr]
 
 
-def test_a_loyal_customer_long_overdue_is_drifting(db: Database, tmp_path: Path) -> None:
+def test_a_loyal_customer_is_drifting_on_the_days_they_become_overdue(db: Database, tmp_path: Path) -> None:
     from goodwill.insights.model import InsightRun, InsightScore
+    from goodwill.planner.service import moments_for_person
+    from goodwill.planner.signals import drifting_ids
 
     settings = _settings(db)
     _load(db, tmp_path, settings)
     with db.transaction() as s:
-        ann = get_person(s, "ann@example.com").id
         cy = get_person(s, "cy@example.com").id
-        run = InsightRun(as_of=DAY, engine="duckdb", period="day", horizon_months=12, monthly_discount=0.01,
-                         currency="GBP", customers=2, params={})  # fmt: skip
+        di = get_person(s, "di@example.com").id
+        di_person = s.get(Person, di)
+        assert di_person is not None
+        di_person.kind = "customer"
+        run = InsightRun(as_of=DAY - timedelta(days=1), engine="duckdb", period="day", horizon_months=12,
+                         monthly_discount=0.01, currency="GBP", customers=2, params={})  # fmt: skip
         s.add(run)
         s.flush()
-        # Cy: 6 orders over a year (one every ~73 days), the last 300 days ago; P(alive) still high.
-        # Ann: 6 orders too, the last 20 days ago: not drifting.
-        for pid, first, last in ((cy, date(2024, 10, 25), date(2025, 1, 24)), (ann, date(2025, 11, 1),
-                                 date(2026, 10, 31))):  # fmt: skip
+        # Cy: 6 orders over 100 days (one every 20); with the factor 2.5 overdue after 50 days, and
+        # his last order was 51 days before the plan day. Di: the same rhythm, but her last order was
+        # 300 days ago: long overdue, a standing state and no moment any more.
+        for pid, last in ((cy, DAY - timedelta(days=51)), (di, DAY - timedelta(days=300))):
+            first = last - timedelta(days=100)
             s.add(InsightScore(person_id=pid, run_id=run.id, first_purchase_on=first, last_purchase_on=last,
-                               orders=6, frequency=5, recency_days=(last - first).days,
-                               age_days=(DAY - first).days, total_spend_minor=30000, r_score=3, f_score=5,
-                               m_score=5, segment="loyal", p_alive=0.9))  # fmt: skip
-    from goodwill.planner.service import moments_for_person
-
+                               orders=6, frequency=5, recency_days=100, age_days=(run.as_of - first).days,
+                               total_spend_minor=30000, r_score=3, f_score=5, m_score=5, segment="loyal",
+                               p_alive=0.2))  # fmt: skip
+    config = settings.planner.moments
+    fired: dict[int, list[int]] = {cy: [], di: []}
     with db.reading() as s:
-        cy_moments = moments_for_person(s, person_id=cy, day=DAY, settings=settings)
-        ann_moments = moments_for_person(s, person_id=ann, day=DAY, settings=settings)
-        from goodwill.planner.signals import drifting_ids
+        for shift in range(-2, 6):
+            day = DAY + timedelta(days=shift)
+            found = set(drifting_ids(s, day=day, config=config))
+            for pid in (cy, di):
+                moments = {
+                    m.kind.value for m in moments_for_person(s, person_id=pid, day=day, settings=settings)
+                }
+                assert ("drifting" in moments) is (pid in found), (pid, day)
+                if pid in found:
+                    fired[pid].append(shift)
+        evidence = next(
+            m.evidence for m in moments_for_person(s, person_id=cy, day=DAY, settings=settings)
+            if m.kind.value == "drifting"
+        )  # fmt: skip
+    # The plan day and the next lookback_days - 1 (3 - 1) days; not the day before, not after.
+    assert fired == {cy: [0, 1, 2], di: []}
+    assert evidence == "last order 2026-09-30 (51 days ago); usually orders every 20 days; P(alive) 0.20"
 
-        found = set(drifting_ids(s, config=settings.planner.moments))
-    assert cy in found and ann not in found
-    assert "drifting" in {m.kind.value for m in cy_moments}
-    assert "drifting" not in {m.kind.value for m in ann_moments}
+
+# The SQL in planner.signals.drifting_ids against the pure rule in planner.moments, on the same rows:
+# histories around every crossing for several rhythms, two scoring runs (as of different days),
+# plan days after and before them, and thresholds moved.
+ORDERS = (2, 3, 5, 11)
+SPANS = (0, 1, 7, 37, 60)
+GAPS_AT_AS_OF = range(0, 161)
+CONFIGS = [
+    {},
+    {"drifting_gap_factor": "1.37", "lookback_days": 1, "drifting_min_orders": 2},
+    {"drifting_gap_factor": "1", "lookback_days": 7, "drifting_segments": ["at_risk", "new"]},
+    {"drifting_gap_factor": "20", "lookback_days": 30, "drifting_min_orders": 5},
+]
+
+
+def test_drifting_ids_agree_with_the_moment_rule(db: Database) -> None:
+    from goodwill.insights.model import InsightRun, InsightScore
+    from goodwill.planner.config import MomentsConfig
+    from goodwill.planner.domain import MomentKind, Signals
+    from goodwill.planner.moments import moments_for
+    from goodwill.planner.signals import drifting_ids
+
+    rows: list[dict[str, Any]] = []
+    with db.transaction() as s:
+        runs = [InsightRun(as_of=DAY - timedelta(days=back), engine="duckdb", period="day", horizon_months=12,
+                           monthly_discount=0.01, currency="GBP", customers=0, params={})
+                for back in (1, 30)]  # fmt: skip
+        s.add_all(runs)
+        s.flush()
+        shapes = [(run, o, span, k) for run in runs for o in ORDERS for span in SPANS for k in GAPS_AT_AS_OF]
+        # Many orders over years: products past 2**31, which PostgreSQL integers would not hold.
+        shapes += [(runs[0], 100_000, 2000, k) for k in (0, 5000)]
+        people = [Person(kind="customer", name=f"P{i}") for i in range(len(shapes))]
+        s.add_all(people)
+        s.flush()
+        for person, (run, orders, span, k) in zip(people, shapes, strict=True):
+            last = run.as_of - timedelta(days=k)
+            first = last - timedelta(days=span)
+            segment = "new" if (k + orders) % 11 == 0 else "at_risk" if k % 5 == 0 else "loyal"
+            rows.append({"person_id": person.id, "run_id": run.id, "first_purchase_on": first,
+                         "last_purchase_on": last, "orders": orders, "frequency": orders - 1,
+                         "recency_days": span, "age_days": (run.as_of - first).days,
+                         "total_spend_minor": 1, "r_score": 1, "f_score": 1, "m_score": 1,
+                         "segment": segment, "p_alive": 0.5})  # fmt: skip
+        s.execute(insert(InsightScore), rows)
+    with db.reading() as s:
+        for changes in CONFIGS:
+            config = MomentsConfig(enabled=(MomentKind.drifting,), **changes)
+            for day in (DAY, DAY + timedelta(days=9), DAY - timedelta(days=40)):
+                found = drifting_ids(s, day=day, config=config)
+                expected = set()
+                for row in rows:
+                    signals = Signals(
+                        person_id=row["person_id"],
+                        kind="customer",
+                        orders=row["orders"],
+                        first_order_on=row["first_purchase_on"],
+                        last_order_on=row["last_purchase_on"],
+                        segment=row["segment"],
+                        p_alive=row["p_alive"],
+                    )
+                    if moments_for(signals, today=day, config=config):
+                        expected.add(row["person_id"])
+                assert len(found) == len(set(found))
+                assert set(found) == expected, (changes, day)
+                assert 0 < len(expected) < len(rows) / 4, (changes, day)

@@ -268,37 +268,46 @@ def test_no_window_shopper_without_a_question_or_visit() -> None:
     assert found(person(recent=(RecentEvent("review", TODAY),)), MomentKind.window_shopper) is None
 
 
-# drifting
+# drifting: 5 orders over 160 days (one every 40), so with the default factor 2.5 the gap since the
+# last order is overdue from 101 days on (101 * 4 * 100 > 250 * 160); 2026-08-12 is 101 days back.
 
 LOYAL = {
-    "orders": 6,
+    "orders": 5,
     "segment": "loyal",
-    "first_order_on": d("2025-01-10"),
-    "last_order_on": d("2026-06-01"),  # 173 days before the plan day
-    "mean_gap_days": 40.2,
+    "first_order_on": d("2026-03-05"),
+    "last_order_on": d("2026-08-12"),
+    "mean_gap_days": 40.0,
     "p_alive": 0.42,
 }
 
 
-def test_drifting_evidence() -> None:
+def days_since_last(days: int) -> dict[str, Any]:
+    """LOYAL, moved so that the last order was ``days`` days before the plan day (same rhythm)."""
+    last = TODAY - timedelta(days=days)
+    return {**LOYAL, "last_order_on": last, "first_order_on": last - timedelta(days=160)}
+
+
+def test_drifting_evidence_on_the_day_they_become_overdue() -> None:
     assert evidence(person(**LOYAL), MomentKind.drifting) == (
-        "last order 2026-06-01 (173 days ago); usually orders every 40 days; P(alive) 0.42"
+        "last order 2026-08-12 (101 days ago); usually orders every 40 days; P(alive) 0.42"
+    )
+    signals = person(**{**LOYAL, "p_alive": None})
+    assert evidence(signals, MomentKind.drifting) == (
+        "last order 2026-08-12 (101 days ago); usually orders every 40 days"
     )
 
 
-def test_drifting_on_p_alive_alone() -> None:
-    signals = person(**{**LOYAL, "mean_gap_days": None, "last_order_on": None})
-    assert evidence(signals, MomentKind.drifting) == "P(alive) 0.42"
+@pytest.mark.parametrize(("days", "fires"), [(100, False), (101, True), (102, True), (103, True),
+                                             (104, False), (173, False), (400, False)])  # fmt: skip
+def test_drifting_fires_on_the_lookback_days_from_becoming_overdue(days: int, fires: bool) -> None:
+    # 100 days is exactly 2.5 times the usual 40: at the threshold, not past it. From 104 days on
+    # they were already overdue lookback_days (3) before: a standing state, no longer a moment.
+    assert (found(person(**days_since_last(days)), MomentKind.drifting) is not None) is fires
 
 
-def test_drifting_on_the_gap_alone() -> None:
-    signals = person(
-        **{**LOYAL, "p_alive": None, "last_order_on": TODAY - timedelta(days=101), "mean_gap_days": 40.0}
-    )
-    assert (
-        evidence(signals, MomentKind.drifting)
-        == "last order 2026-08-12 (101 days ago); usually orders every 40 days"
-    )
+def test_a_low_p_alive_alone_is_no_moment() -> None:
+    for days in (30, 400):
+        assert found(person(**{**days_since_last(days), "p_alive": 0.01}), MomentKind.drifting) is None
 
 
 @pytest.mark.parametrize(
@@ -309,10 +318,8 @@ def test_drifting_on_the_gap_alone() -> None:
         {"orders": 2},
         {"kind": "prospect"},
         {"recent": (purchase("2026-11-20", 7),)},
-        # At the thresholds, not past them: P(alive) exactly 0.5, gap exactly 2.5 times the usual.
-        {"p_alive": 0.5, "last_order_on": TODAY - timedelta(days=100), "mean_gap_days": 40.0},
-        {"p_alive": 0.9, "last_order_on": TODAY - timedelta(days=30), "mean_gap_days": 40.0},
-        {"p_alive": None, "last_order_on": None},
+        {"last_order_on": None},
+        {"first_order_on": None},
     ],
 )
 def test_not_drifting(changes: dict[str, Any]) -> None:
@@ -320,13 +327,42 @@ def test_not_drifting(changes: dict[str, Any]) -> None:
 
 
 def test_drifting_thresholds_are_configurable() -> None:
-    signals = person(
-        **{**LOYAL, "p_alive": 0.6, "last_order_on": TODAY - timedelta(days=100), "mean_gap_days": 40.0}
-    )
+    signals = person(**days_since_last(104))  # overdue since 101 days: outside the 3-day window
     assert found(signals, MomentKind.drifting) is None
-    assert found(signals, MomentKind.drifting, drifting_p_alive_below=Decimal("0.7")) is not None
-    assert found(signals, MomentKind.drifting, drifting_gap_factor=Decimal("2.4")) is not None
-    assert found(signals, MomentKind.drifting, drifting_segments=("champions",)) is None
+    assert found(signals, MomentKind.drifting, lookback_days=4) is not None
+    # Factor 2.6: overdue from 105 days (104 * 400 = 41,600 is not over 260 * 160 = 41,600).
+    assert found(signals, MomentKind.drifting, drifting_gap_factor=Decimal("2.6")) is None
+    assert found(person(**days_since_last(105)), MomentKind.drifting, drifting_gap_factor=Decimal("2.6"))
+    # Factor 2.55: overdue from 103 days (102 * 400 = 40,800 = 255 * 160), so 103..105 fire.
+    assert found(signals, MomentKind.drifting, drifting_gap_factor=Decimal("2.55")) is not None
+    assert found(signals, MomentKind.drifting, drifting_min_orders=6) is None
+    assert found(signals, MomentKind.drifting, lookback_days=4, drifting_segments=("champions",)) is None
+    with pytest.raises(ValueError, match="decimal places"):
+        MomentsConfig(drifting_gap_factor=Decimal("2.555"))
+
+
+@given(
+    span=st.integers(min_value=0, max_value=2000),
+    orders=st.integers(min_value=3, max_value=500),
+    factor=st.decimals(min_value=1, max_value=20, places=2),
+    lookback=st.integers(min_value=1, max_value=30),
+)
+def test_drifting_is_a_transition_of_exactly_lookback_days(
+    span: int, orders: int, factor: Decimal, lookback: int
+) -> None:
+    """Day by day after the last order, drifting fires on the first overdue day and the
+    ``lookback_days - 1`` days after it, and on no other day."""
+    config = MomentsConfig(enabled=(MomentKind.drifting,), drifting_gap_factor=factor, lookback_days=lookback)
+    last = d("2020-01-01")
+    base = person(
+        orders=orders, segment="loyal", first_order_on=last - timedelta(days=span), last_order_on=last
+    )
+    # The first whole gap with gap * (orders - 1) * 100 > factor * 100 * span.
+    crossing = int(factor * 100) * span // ((orders - 1) * 100) + 1
+    # Every day around both edges (and the first days after the order); in between overdue only grows.
+    days = sorted({1, 2, *range(max(1, crossing - 5), crossing + lookback + 5)})
+    fired = [g for g in days if moments_for(base, today=last + timedelta(days=g), config=config)]
+    assert fired == list(range(crossing, crossing + lookback))
 
 
 # recovery

@@ -37,10 +37,10 @@ class MomentsConfig(BaseModel):
     lookback_days: int = Field(default=3, ge=1, le=30)
     enabled: tuple[MomentKind, ...] = tuple(MomentKind)
     strength: dict[MomentKind, int] = Field(default_factory=lambda: dict(DEFAULT_STRENGTH))
-    # A loyal customer is drifting when P(alive) fell below this, or their gap since the last
-    # order is this many times their usual gap between orders.
-    drifting_p_alive_below: Decimal = Field(default=Decimal("0.5"), gt=0, lt=1)
-    drifting_gap_factor: Decimal = Field(default=Decimal("2.5"), ge=1, le=20)
+    # A loyal customer starts drifting on the day the gap since their last order grows past this
+    # many times their usual gap between orders (two decimals at most: the rule and its SQL twin
+    # compare whole numbers, gap * (orders - 1) * 100 > factor * 100 * (last - first order)).
+    drifting_gap_factor: Decimal = Field(default=Decimal("2.5"), ge=1, le=20, decimal_places=2)
     drifting_min_orders: int = Field(default=3, ge=2, le=1000)
     drifting_segments: tuple[str, ...] = ("champions", "loyal", "cant_lose_them", "at_risk")
     # Relationship bank statuses that call for recovery outreach by a manager.

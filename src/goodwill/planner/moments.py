@@ -14,9 +14,10 @@ Each kind gives at most one moment per person (the latest matching event or mile
 | spend_milestone    | a ``lifetime_spend`` milestone (value: minor units)                               |
 | complaint_resolved | a recent ``complaint_resolved`` event                                             |
 | window_shopper     | a recent ``question`` or ``visit`` and no recent purchase (customers or prospects) |
-| drifting           | a customer with ``drifting_min_orders``+ orders in ``drifting_segments``, no       |
-|                    | recent purchase, and P(alive) below ``drifting_p_alive_below`` or a gap since     |
-|                    | the last order over ``drifting_gap_factor`` times their mean gap between orders   |
+| drifting           | a customer with ``drifting_min_orders``+ orders in ``drifting_segments`` and no   |
+|                    | recent purchase who *became* overdue inside the look-back window: the gap since   |
+|                    | the last order passed ``drifting_gap_factor`` times their mean gap between orders |
+|                    | on one of the last ``lookback_days`` days (a transition, not a standing state)    |
 | recovery           | bank status in ``recovery_statuses``; outreach by a manager                       |
 | praise             | a recent ``praise`` event (the praised employee, if any, is kept)                 |
 | referral           | a recent ``referral`` event                                                       |
@@ -31,13 +32,21 @@ Evidence, in plain words for whoever writes the note (dates ISO, under 200 chara
 | spend_milestone    | lifetime spend passed USD 1,000.00 on 2026-11-19                                  |
 | complaint_resolved | complaint resolved on 2026-11-21: the parcel was lost in transit                  |
 | window_shopper     | asked on 2026-11-21: "Do you ship to Norway?"  (or: visited on 2026-11-21)        |
-| drifting           | last order 2026-06-01 (175 days ago); usually orders every 40 days; P(alive) 0.42 |
+| drifting           | last order 2026-08-12 (101 days ago); usually orders every 40 days; P(alive) 0.42 |
 | recovery           | relationship overdrawn; 3 bad experiences in a row; latest: defect on 2026-11-20  |
 | praise             | praised Ana on 2026-11-21: "So patient with all my questions"                     |
 | referral           | referred someone on 2026-11-20                                                    |
 
 For window shoppers a question wins over a visit: what someone asked is the more personal
 thing to answer. Quoted texts are shortened to about 80 characters and evidence to under 200.
+
+Drifting is a moment on the days someone crosses the line, not on every day they stay past it:
+overdue on a day D means ``gap(D) * (orders - 1) * 100 > int(drifting_gap_factor * 100) * span``,
+with ``gap(D)`` the days from the last order to D and ``span`` the days from the first order to
+the last (whole numbers, so ``planner.signals.drifting_ids`` finds exactly the same people in SQL).
+It fires when they are overdue on the plan day and were not on the day ``lookback_days`` before.
+P(alive) is only evidence: it falls as the gap grows against the person's own rhythm, which is
+what the rule measures, and a standing "P(alive) below x" would fire every day.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 from goodwill.insights.milestones import describe
 from goodwill.money import format_money
@@ -53,6 +63,7 @@ from goodwill.planner.domain import MilestoneReached, Moment, MomentKind, Recent
 
 _TEXT_LIMIT = 80
 _EVIDENCE_LIMIT = 199
+_Dated = TypeVar("_Dated", RecentEvent, MilestoneReached)
 # Bank withdrawals worth naming when we reach out to repair a relationship.
 _WITHDRAWALS = {
     "late_delivery": "late delivery",
@@ -73,9 +84,12 @@ class _Found:
     by_manager: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _View:
-    """One person's signals, narrowed to the look-back window and sorted newest first."""
+    """One person's signals, narrowed to the look-back window and sorted newest first.
+
+    (Slotted, not frozen: it is built for every candidate, tens of thousands a day, and private.)
+    """
 
     signals: Signals
     today: date
@@ -85,10 +99,10 @@ class _View:
     milestones: tuple[MilestoneReached, ...]
 
     def events(self, *kinds: str) -> list[RecentEvent]:
-        return [e for e in self.recent if e.kind in kinds]
+        return [e for e in self.recent if e.kind in kinds] if self.recent else []
 
     def reached(self, kind: str) -> list[MilestoneReached]:
-        return [m for m in self.milestones if m.kind == kind]
+        return [m for m in self.milestones if m.kind == kind] if self.milestones else []
 
     def first_order(self) -> str:
         first = self.signals.first_order_on
@@ -105,8 +119,8 @@ def moments_for(
         today=today,
         config=config,
         currency=currency,
-        recent=tuple(sorted((e for e in signals.recent if since <= e.on <= today), key=_newest)),
-        milestones=tuple(sorted((m for m in signals.milestones if since <= m.on <= today), key=_newest)),
+        recent=_in_window(signals.recent, since, today),
+        milestones=_in_window(signals.milestones, since, today),
     )
     found: list[Moment] = []
     for kind in dict.fromkeys(config.enabled):
@@ -123,6 +137,13 @@ def moments_for(
                 )
             )
     return sorted(found, key=_rank)
+
+
+def _in_window(items: tuple[_Dated, ...], since: date, today: date) -> tuple[_Dated, ...]:
+    """The items dated ``since`` to ``today``, newest first."""
+    if not items:
+        return ()
+    return tuple(sorted((i for i in items if since <= i.on <= today), key=_newest))
 
 
 def strongest(moments: Iterable[Moment]) -> Moment | None:
@@ -147,6 +168,8 @@ def _second_order(view: _View) -> _Found | None:
 
 
 def _nth_order(view: _View) -> _Found | None:
+    if not view.recent and not view.milestones:
+        return None
     wanted = set(view.config.order_milestones) - {2}  # the 2nd order is its own moment
     reached = {e.ordinal: e.on for e in view.events("purchase") if e.ordinal in wanted}
     reached.update({m.value: m.on for m in view.reached("nth_order") if m.value in wanted})
@@ -208,22 +231,51 @@ def _drifting(view: _View) -> _Found | None:
         or signals.orders < config.drifting_min_orders
         or signals.segment not in config.drifting_segments
         or view.events("purchase")
+        or signals.first_order_on is None
+        or signals.last_order_on is None
+        or not became_overdue(
+            today=view.today,
+            first_order_on=signals.first_order_on,
+            last_order_on=signals.last_order_on,
+            orders=signals.orders,
+            config=config,
+        )
     ):
         return None
-    unlikely_alive = signals.p_alive is not None and signals.p_alive < float(config.drifting_p_alive_below)
-    gap = (view.today - signals.last_order_on).days if signals.last_order_on else None
-    usual = signals.mean_gap_days
-    overdue = bool(gap is not None and usual and gap > float(config.drifting_gap_factor) * usual)
-    if not (unlikely_alive or overdue):
-        return None
-    parts = []
-    if signals.last_order_on and gap is not None:
-        parts.append(f"last order {signals.last_order_on.isoformat()} ({gap} days ago)")
-    if usual:
-        parts.append(f"usually orders every {round(usual)} days")
+    gap = (view.today - signals.last_order_on).days
+    usual = (signals.last_order_on - signals.first_order_on).days / (signals.orders - 1)
+    parts = [
+        f"last order {signals.last_order_on.isoformat()} ({gap} days ago)",
+        f"usually orders every {round(usual)} days",
+    ]
     if signals.p_alive is not None:
         parts.append(f"P(alive) {signals.p_alive:.2f}")
     return _Found("; ".join(parts))
+
+
+def gap_percent(config: MomentsConfig) -> int:
+    """``drifting_gap_factor`` in hundredths (it has two decimals at most, so this is exact)."""
+    return int(config.drifting_gap_factor * 100)
+
+
+def is_overdue(*, gap_days: int, span_days: int, orders: int, config: MomentsConfig) -> bool:
+    """The gap since the last order is over ``drifting_gap_factor`` times the mean gap between
+    orders (``span_days``, first to last order, over ``orders - 1``), in whole numbers."""
+    return gap_days * (orders - 1) * 100 > gap_percent(config) * span_days
+
+
+def became_overdue(
+    *, today: date, first_order_on: date, last_order_on: date, orders: int, config: MomentsConfig
+) -> bool:
+    """Overdue on ``today`` but not ``lookback_days`` before: the line was crossed in the window.
+
+    ``planner.signals.drifting_ids`` is the same test in SQL; a test holds them to agreeing.
+    """
+    span = (last_order_on - first_order_on).days
+    gap = (today - last_order_on).days
+    return is_overdue(gap_days=gap, span_days=span, orders=orders, config=config) and not is_overdue(
+        gap_days=gap - config.lookback_days, span_days=span, orders=orders, config=config
+    )
 
 
 def _recovery(view: _View) -> _Found | None:
