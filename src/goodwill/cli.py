@@ -41,10 +41,10 @@ def settings() -> Settings:
         fail(str(exc), 2)
 
 
-def database(cfg: Settings | None = None, *, immediate: bool = False) -> Database:
+def database(cfg: Settings | None = None, *, immediate: bool = False, **engine_kwargs: Any) -> Database:
     """The configured database, which must already be initialised."""
     cfg = cfg or settings()
-    db = Database(cfg.database_url, immediate=immediate)
+    db = Database(cfg.database_url, immediate=immediate, **engine_kwargs)
     try:
         revision = db.current_revision()
     except Exception as exc:
