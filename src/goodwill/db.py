@@ -67,6 +67,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def rows_changed(result: object) -> int:
+    """Rows an UPDATE or DELETE touched (the typed Result API does not declare ``rowcount``)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -45,6 +45,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from goodwill.notes.domain import Draft, NoteContext
 from goodwill.planner.domain import Moment, MomentKind
+from goodwill.planner.moments import shorten
 
 CHANNELS = ("email", "sms", "card", "call")
 # Characters a default template may use per channel (email: the body); the tests hold them to it.
@@ -265,13 +266,8 @@ def _ordinal(n: int) -> str:
 
 
 def _shorten(text: str, limit: int = 80) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[: limit - 1]
-    if " " in cut[limit // 2 :]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:.-") + "…"
+    """The templates' ``shorten`` filter: the planner's rule, with "" for no text."""
+    return shorten(text, limit) or ""
 
 
 def _quote(text: str, limit: int = 200) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
-from goodwill.db import as_utc, utcnow
+from goodwill.db import as_utc, rows_changed, utcnow
 from goodwill.notes.context import context_for
 from goodwill.notes.drafting import TemplateSet, draft_note, load_templates, variant_for
 from goodwill.notes.model import Note, NoteStatus
@@ -201,7 +201,7 @@ def _claim(session: Session, note_id: int) -> Note:
     ).one_or_none()
     if note is None:
         raise NoteNotFound(f"no note {note_id}")
-    if getattr(claimed, "rowcount", 0) != 1:
+    if rows_changed(claimed) != 1:
         raise NoteDecided(f"note {note.id} is already {note.status}")
     return note
 

@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from goodwill.config import Settings
-from goodwill.db import as_utc, matching, utcnow
+from goodwill.db import as_utc, matching, rows_changed, utcnow
 from goodwill.events.service import NewEvent, record_event
 from goodwill.notes.model import Note
 from goodwill.outbox.call_rules import (
@@ -382,7 +382,7 @@ def _advance(session: Session, message: Message, values: dict[str, Any]) -> Mess
         .where(Message.id == message.id, Message.status == MessageStatus.queued)
         .values(attempts=Message.attempts + 1, **values)
     )
-    if int(getattr(result, "rowcount", 0) or 0) != 1:
+    if rows_changed(result) != 1:
         raise CallError(f"call {message.id} was recorded by someone else a moment ago")
     session.refresh(message)
     return message

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings, get_settings
-from goodwill.db import utcnow
+from goodwill.db import rows_changed, utcnow
 from goodwill.events.service import NewEvent, record_event
 from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
 
@@ -87,7 +87,7 @@ def mark_sent_by_hand(
                 last_error=None,
             )
         )
-        if int(getattr(result, "rowcount", 0) or 0) != 1:
+        if rows_changed(result) != 1:
             continue
         message = session.scalars(
             select(Message).where(Message.id == message_id).execution_options(populate_existing=True)

@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
-from goodwill.db import matching
+from goodwill.db import matching, rows_changed
 from goodwill.events.model import Event
 from goodwill.outbox.delivered import OWN_SOURCE, delivery_event_kind
 from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
@@ -47,10 +47,6 @@ def send_rules(settings: Settings) -> SendRules:
         contact_until_hour=policy.contact_until_hour,
         max_age_days=settings.delivery.max_age_days,
     )
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def claim(
@@ -351,7 +347,8 @@ _PG_FINISH = text(
     SELECT count(*) FROM m
     """
 )
-_EVENT_INSERT: dict[str, Any] = {}  # by dialect: INSERT ... ON CONFLICT DO NOTHING (idempotent by source id)
+# The delivery event on SQLite, idempotent by its source id (PostgreSQL writes it in _PG_FINISH).
+_SQLITE_EVENT_INSERT = sqlite.insert(Event).on_conflict_do_nothing()
 
 
 def hand_over(connection: Connection, *, message_id: int, attempt: int, worker: str, now: datetime) -> bool:
@@ -362,7 +359,7 @@ def hand_over(connection: Connection, *, message_id: int, attempt: int, worker: 
     result = connection.execute(
         _HAND_OVER, {"p_message_id": message_id, "p_attempt": attempt, "p_worker": worker[:80], "p_now": now}
     )
-    return _rowcount(result) == 1
+    return rows_changed(result) == 1
 
 
 def finish_sent(
@@ -397,19 +394,12 @@ def finish_sent(
         return bool(found)
     params = {"p_message_id": claimed.message_id, "p_now": now, "p_provider_id": provider_id[:200]}
     sent = {**params, "p_address": address[:320], "p_worker": worker[:80]}
-    if _rowcount(connection.execute(_SENT, sent)) != 1:
+    if rows_changed(connection.execute(_SENT, sent)) != 1:
         return False
     connection.execute(_ATTEMPT_SENT, {**params, "p_number": claimed.attempt})
     if claimed.person_id is not None and kind is not None:
-        dialect = connection.dialect.name
-        if dialect not in _EVENT_INSERT:
-            _EVENT_INSERT[dialect] = (
-                (postgresql if dialect == "postgresql" else sqlite)
-                .insert(Event.__table__)
-                .on_conflict_do_nothing()
-            )
         connection.execute(
-            _EVENT_INSERT[dialect],
+            _SQLITE_EVENT_INSERT,
             {
                 "person_id": claimed.person_id,
                 "kind": kind,
@@ -464,7 +454,7 @@ def finish_unsent(
         )
         .values(**values)
     )
-    if _rowcount(result) != 1:
+    if rows_changed(result) != 1:
         return "lost"
     _close_attempt(session, claimed.message_id, claimed.attempt, outcome, now, error=reason[:2000])
     return status
@@ -517,6 +507,6 @@ def cancel_queued(session: Session, *, message_id: int, reason: str) -> Message:
     message = session.get(Message, message_id)
     if message is None:
         raise OutboxError(f"no message {message_id}")
-    if _rowcount(result) != 1:
+    if rows_changed(result) != 1:
         raise OutboxError(f"message {message_id} is {message.status}; only queued messages can be cancelled")
     return message

@@ -27,11 +27,12 @@ from sqlalchemy import delete, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from goodwill.bank.model import BankEntry, BankStanding
-from goodwill.db import Base, as_utc, utcnow
+from goodwill.db import Base, as_utc, rows_changed, utcnow
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore
 from goodwill.notes.model import Note, NoteStatus
-from goodwill.outbox.model import Message, MessageAttempt, MessageStatus
+from goodwill.outbox.model import Message, MessageAttempt
+from goodwill.outbox.stop import cancel_pending
 from goodwill.people.model import (
     Channel,
     ConsentChange,
@@ -297,12 +298,8 @@ def _forget_stored_answers(session: Session, person_id: int, needles: set[str]) 
     for start in range(0, len(ordered), 50):
         chunk = ordered[start : start + 50]
         condition = or_(*(IdempotencyRecord.response_body.contains(p, autoescape=True) for p in chunk))
-        removed += _rowcount(session.execute(delete(IdempotencyRecord).where(condition)))
+        removed += rows_changed(session.execute(delete(IdempotencyRecord).where(condition)))
     return removed
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _erased_address_at(session: Session, secret_key: str, ref: str) -> datetime | None:
@@ -363,24 +360,16 @@ def erase_person(
                 reason=ERASED,
                 source=f"{ERASURE_SOURCE}:{erased_by}",
             )
-    cancelled = _rowcount(
-        session.execute(
-            update(Message)
-            .where(
-                Message.person_id == pid, Message.status.in_((MessageStatus.queued, MessageStatus.sending))
-            )
-            .values(status=MessageStatus.cancelled, last_error=GONE, next_attempt_at=None)
-        )
-    )
+    cancelled = cancel_pending(session, person_ids=[pid], reason=GONE)
     # Source ids are rewritten only when they hold an address: a name or a number could match by
     # chance, and a rewritten id no longer stops a re-import from storing the same event twice.
     in_ids = _long({*addresses["email"], *addresses["phone"], person.email, person.phone})
     blanked = _blank(session, person, needles, in_ids, secret_key)
     removed = {
-        "person_identities": _rowcount(
+        "person_identities": rows_changed(
             session.execute(delete(PersonIdentity).where(PersonIdentity.person_id == pid))
         ),
-        "person_facts": _rowcount(session.execute(delete(Fact).where(Fact.person_id == pid))),
+        "person_facts": rows_changed(session.execute(delete(Fact).where(Fact.person_id == pid))),
         "idempotency_keys": _forget_stored_answers(session, pid, needles),
     }
     tombstone: dict[str, Any] = {a.key: None for a in inspect(person).mapper.column_attrs}
@@ -467,7 +456,7 @@ def _blank(
     each(PlanHoldout, lambda h: _set(h, evidence="", details={}))
     each(Note, note)
     each(Message, message)
-    counts["outbox_attempts"] = _rowcount(
+    counts["outbox_attempts"] = rows_changed(
         session.execute(
             update(MessageAttempt)
             .where(

@@ -28,10 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from goodwill.outbox.model import Message, MessageStatus
+from goodwill.db import rows_changed
+from goodwill.outbox.stop import cancel_pending
 from goodwill.people.model import ConsentChange, Person, Suppression
 from goodwill.people.service import current_consent, record_consent
 from goodwill.people.sms_inbound import Keyword, candidate_pattern, keyword, same_number
@@ -139,18 +140,9 @@ def _stop(session: Session, *, secret_key: str, message: InboundSms, matched: li
         )
         for number in sorted(numbers)
     )
-    cancelled = 0
-    if matched:
-        result = session.execute(
-            update(Message)
-            .where(
-                Message.person_id.in_([p.id for p in matched]),
-                Message.channel == "sms",
-                Message.status.in_((MessageStatus.queued, MessageStatus.sending)),  # not yet handed over
-            )
-            .values(status=MessageStatus.cancelled, last_error="the person replied STOP")
-        )
-        cancelled = int(getattr(result, "rowcount", 0) or 0)
+    cancelled = cancel_pending(
+        session, person_ids=[p.id for p in matched], channel="sms", reason="the person replied STOP"
+    )
     ids = tuple(p.id for p in matched)
     return ReplyOutcome(Keyword.stop, ids, changes, suppressed, 0, cancelled, duplicate=False)
 
@@ -185,6 +177,6 @@ def _start(session: Session, *, secret_key: str, message: InboundSms, matched: l
                 Suppression.address_hash.in_(hashes),
             )
         )
-        lifted = int(getattr(result, "rowcount", 0) or 0)
+        lifted = rows_changed(result)
     ids = tuple(p.id for p in matched)
     return ReplyOutcome(Keyword.start, ids, len(regranted), 0, lifted, 0, duplicate=False)

@@ -15,10 +15,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from goodwill.outbox.model import Message, MessageStatus
+from goodwill.outbox.model import Message
+from goodwill.outbox.stop import cancel_pending
 from goodwill.people.model import Channel, Person
 from goodwill.people.service import current_consent, record_consent
 from goodwill.people.suppression import kind_for_channel, suppress
@@ -123,28 +123,7 @@ def unsubscribe(
                 reason="unsubscribed",
                 source=source,
             )
-    result = session.execute(
-        update(Message)
-        .where(
-            Message.person_id == request.person_id,
-            Message.channel == request.channel,
-            # Sending too: a worker that loaded its batch before this click finds the message
-            # cancelled when it stamps the hand-over, and does not send it.
-            Message.status.in_((MessageStatus.queued, MessageStatus.sending)),
-        )
-        .values(status=MessageStatus.cancelled, last_error="unsubscribed")
+    cancelled = cancel_pending(
+        session, person_ids=[request.person_id], channel=request.channel, reason="unsubscribed"
     )
-    cancelled = int(getattr(result, "rowcount", 0) or 0)
     return UnsubscribeOutcome(request=request, already=already, cancelled=cancelled, suppressed=newly)
-
-
-def queued_for(session: Session, person_id: int, channel: str) -> int:
-    return len(
-        session.scalars(
-            select(Message.id).where(
-                Message.person_id == person_id,
-                Message.channel == channel,
-                Message.status == MessageStatus.queued,
-            )
-        ).all()
-    )

@@ -205,7 +205,7 @@ def _complaint_resolved(view: _View) -> _Found | None:
     if not resolved:
         return None
     event = resolved[0]
-    text = _shorten(event.text)
+    text = shorten(event.text)
     return _Found(
         f"complaint resolved on {event.on.isoformat()}" + (f": {text}" if text else ""), subject=text
     )
@@ -216,7 +216,7 @@ def _window_shopper(view: _View) -> _Found | None:
         return None
     questions, visits = view.events("question"), view.events("visit")
     if questions:
-        text = _shorten(questions[0].text)
+        text = shorten(questions[0].text)
         said = f': "{text}"' if text else ""
         return _Found(f"asked on {questions[0].on.isoformat()}{said}", subject=text)
     if visits:
@@ -297,7 +297,7 @@ def _praise(view: _View) -> _Found | None:
     if not praised:
         return None
     event = praised[0]
-    text = _shorten(event.text)
+    text = shorten(event.text)
     whom = _one_line(event.staff_name) or "us"
     said = f': "{text}"' if text else ""
     return _Found(f"praised {whom} on {event.on.isoformat()}{said}", subject=text, staff_id=event.staff_id)
@@ -326,7 +326,7 @@ def _one_line(text: str | None) -> str:
     return " ".join(text.split()) if text else ""
 
 
-def _shorten(text: str | None, limit: int = _TEXT_LIMIT) -> str | None:
+def shorten(text: str | None, limit: int = _TEXT_LIMIT) -> str | None:
     """One line, at most ``limit`` characters, cut at a word where possible."""
     flat = _one_line(text)
     if not flat:
