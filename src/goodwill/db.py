@@ -205,6 +205,20 @@ def in_json_list(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     return condition
 
 
+def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids`` as one condition with one parameter, however many ids: a JSON array
+    read by ``json_array_elements_text`` on PostgreSQL and ``json_each`` on SQLite.
+
+    One statement per query kind instead of one per 500 ids: at 40k candidates the IN lists cost
+    more in compiling their literals than in running.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return in_json_list(column, ids)
+    elements = func.json_each(bindparam(None, json.dumps(list(ids)), type_=Text)).table_valued("value")
+    condition: ColumnElement[bool] = column.in_(select(elements.c.value))
+    return condition
+
+
 def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
     """``column IN values`` as conditions to run one after another: a single JSON parameter on
     PostgreSQL, IN lists of 500 on SQLite; nothing at all for no values."""

@@ -53,8 +53,8 @@ from goodwill.outbox.call_rules import (
 )
 from goodwill.outbox.delivered import OWN_SOURCE, mark_sent_by_hand
 from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
-from goodwill.people.model import ConsentChange, Person
-from goodwill.people.service import current_consent, record_consent
+from goodwill.people.model import Person
+from goodwill.people.service import consents_in_force, current_consent, record_consent
 from goodwill.people.suppression import normalise_phone, suppress, suppressed
 from goodwill.planner.model import PlanItem
 from goodwill.planner.policy import local_day, zone_for
@@ -166,15 +166,7 @@ def call_list(
 
 def _call_consent(session: Session, person_ids: Sequence[int]) -> dict[int, bool]:
     """The call consent in force per person (the newest change); absent when never given."""
-    state: dict[int, bool] = {}
-    for among in matching(session, ConsentChange.person_id, person_ids):
-        for person_id, granted in session.execute(
-            select(ConsentChange.person_id, ConsentChange.granted)
-            .where(among, ConsentChange.channel == "call")
-            .order_by(ConsentChange.at, ConsentChange.id)
-        ):
-            state[person_id] = bool(granted)
-    return state
+    return {pid: c["call"] for pid, c in consents_in_force(session, person_ids, channel="call").items()}
 
 
 def _no_answers(session: Session, message_ids: Sequence[int]) -> dict[int, int]:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from goodwill.db import as_utc, insert_ignoring_duplicates, matching, utcnow
+from goodwill.db import among, as_utc, insert_ignoring_duplicates, matching, utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import counts_as_spend
 from goodwill.money import to_decimal
@@ -88,10 +88,10 @@ def find_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[st
         by_namespace.setdefault(namespace, set()).add(value)
     found: dict[tuple[str, str], int] = {}
     for namespace, values in by_namespace.items():
-        for among in matching(session, PersonIdentity.value, sorted(values)):
+        for chunk in matching(session, PersonIdentity.value, sorted(values)):
             rows = session.execute(
                 select(PersonIdentity.value, PersonIdentity.person_id).where(
-                    PersonIdentity.namespace == namespace, among
+                    PersonIdentity.namespace == namespace, chunk
                 )
             )
             for value, person_id in rows:
@@ -208,10 +208,10 @@ def _new_person_ids(session: Session, count: int) -> list[int]:
 
 def mark_customers(session: Session, person_ids: Iterable[int]) -> None:
     """A prospect who buys becomes a customer."""
-    for among in matching(session, Person.id, sorted(set(person_ids))):
+    for chunk in matching(session, Person.id, sorted(set(person_ids))):
         session.execute(
             update(Person)
-            .where(among, Person.kind != PersonKind.customer.value)
+            .where(chunk, Person.kind != PersonKind.customer.value)
             .values(kind=PersonKind.customer.value)
         )
 
@@ -277,9 +277,9 @@ def add_facts_bulk(session: Session, rows: Sequence[tuple[int, str]], *, source:
     """Store (person_id, text) facts not already known; returns how many were new."""
     wanted = {(pid, " ".join(t.split())[:500]) for pid, t in rows if t.strip()}
     known: set[tuple[int, str]] = set()
-    for among in matching(session, Fact.person_id, sorted({pid for pid, _ in wanted})):
+    for chunk in matching(session, Fact.person_id, sorted({pid for pid, _ in wanted})):
         known.update(
-            (pid, text) for pid, text in session.execute(select(Fact.person_id, Fact.text).where(among))
+            (pid, text) for pid, text in session.execute(select(Fact.person_id, Fact.text).where(chunk))
         )
     new = sorted(wanted - known)
     now = utcnow()
@@ -324,29 +324,26 @@ def current_consent(session: Session, person_id: int) -> dict[str, dict[str, Any
     return state
 
 
-def consents_in_force(session: Session, person_ids: Sequence[int]) -> dict[int, dict[str, bool]]:
-    """For many people at once: channel -> granted, from the newest change per channel (by time, then id).
-
-    The same rule as ``current_consent``; a channel never mentioned is absent (never consented).
+def consents_in_force(
+    session: Session, person_ids: Sequence[int], *, channel: str | None = None
+) -> dict[int, dict[str, bool]]:
+    """For many people at once: channel -> granted, from the newest change per channel (by time,
+    then id), the rule of ``current_consent``; a channel never mentioned is absent (never consented).
+    ``channel`` reads only that one. One statement, however many people.
     """
-    latest: dict[tuple[int, str], tuple[datetime, int, bool]] = {}
-    for condition in matching(session, ConsentChange.person_id, list(person_ids)):
-        rows = session.execute(
-            select(
-                ConsentChange.person_id,
-                ConsentChange.channel,
-                ConsentChange.at,
-                ConsentChange.id,
-                ConsentChange.granted,
-            ).where(condition)
-        )
-        for row in rows:
-            key = (row.person_id, row.channel)
-            if key not in latest or (row.at, row.id) > latest[key][:2]:
-                latest[key] = (row.at, row.id, row.granted)
+    if not person_ids:
+        return {}
+    query = select(ConsentChange.person_id, ConsentChange.channel, ConsentChange.granted).where(
+        among(session, ConsentChange.person_id, person_ids)
+    )
+    if channel is not None:
+        query = query.where(ConsentChange.channel == channel)
     found: dict[int, dict[str, bool]] = {}
-    for (person_id, channel), (_, _, granted) in latest.items():
-        found.setdefault(person_id, {})[channel] = granted
+    # Oldest first, so the last row of each person and channel is the one in force.
+    for person_id, name, granted in session.execute(
+        query.order_by(ConsentChange.person_id, ConsentChange.channel, ConsentChange.at, ConsentChange.id)
+    ):
+        found.setdefault(person_id, {})[name] = bool(granted)
     return found
 
 
