@@ -12,6 +12,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
@@ -158,6 +159,24 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
             raise ValueError("database_url must be sqlite:///PATH or postgresql://USER@HOST/DB")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_address(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("smtp", "smtps") or not parts.hostname):
+            raise ValueError(
+                "must be smtp://[user:password@]host[:port][?starttls=true] or smtps://host[:port]"
+            )
+        return value
+
+    @field_validator("sms_url")
+    @classmethod
+    def _sms_address(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("must be the provider's http:// or https:// messages address")
         return value
 
     def resolved_secret_key(self) -> str:

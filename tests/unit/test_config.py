@@ -60,3 +60,47 @@ def test_generated_secret_is_private_and_stable(tmp_path: Path, monkeypatch: pyt
     assert len(first) > 40
     assert (tmp_path / "goodwill.secret").stat().st_mode & 0o777 == 0o600
     assert load_settings().resolved_secret_key() == first
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("smtp_url", "http://mail.example.com"),
+        ("smtp_url", "smtp://"),
+        ("smtp_url", "mail.example.com:587"),
+        ("sms_url", "ftp://sms.example.com/messages"),
+        ("sms_url", "https://"),
+    ],
+)
+def test_a_bad_transport_address_is_a_settings_error_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str
+) -> None:
+    monkeypatch.setenv("GOODWILL_CONFIG", str(tmp_path / "none.toml"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**{key: value})
+    assert key in str(caught.value)
+
+
+def test_good_transport_addresses_and_empty_ones_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOODWILL_CONFIG", str(tmp_path / "none.toml"))
+    settings = load_settings(
+        smtp_url="smtps://u:p@mail.example.com:465", sms_url="https://sms.example.com/v1"
+    )
+    assert settings.smtp_url.startswith("smtps://") and settings.sms_url.startswith("https://")
+    assert load_settings().smtp_url == load_settings().sms_url == ""
+
+
+def test_a_settings_error_with_brackets_reaches_the_terminal_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from goodwill.cli import app
+
+    monkeypatch.setenv("GOODWILL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GOODWILL_SMTP_URL", "http://mail.example.com")
+    result = CliRunner().invoke(app, ["outbox", "status"])
+    assert result.exit_code == 2
+    assert "[user:password@]" in " ".join(result.output.split())

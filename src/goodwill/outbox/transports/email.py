@@ -41,15 +41,12 @@ class SmtpSettings:
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:
+    """The parts of ``smtp_url``, which the settings have already checked (goodwill.config)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ValueError("smtp_url must start with smtp:// or smtps://")
-    if not parts.hostname:
-        raise ValueError("smtp_url needs a host, e.g. smtp://mail.example.com:587?starttls=true")
     query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
     use_tls = parts.scheme == "smtps"
     return SmtpSettings(
-        host=parts.hostname,
+        host=parts.hostname or "",
         port=parts.port or (465 if use_tls else 25),
         use_tls=use_tls,
         starttls=query.get("starttls", "false") in TRUE,
