@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from goodwill.loyalty.config import LoyaltyConfig
 from goodwill.money import CURRENCY_EXPONENTS
 from goodwill.planner.config import PlannerConfig
 
@@ -126,6 +127,8 @@ class Settings(BaseSettings):
     # [planner.moments] and [planner.policy]: why and how we thank people (goodwill.planner.config).
     planner: PlannerConfig = PlannerConfig()
     notes: Notes = Notes()
+    # [loyalty]: points, earning rules, tiers (goodwill.loyalty.config).
+    loyalty: LoyaltyConfig = LoyaltyConfig()
     delivery: Delivery = Delivery()
     # smtp://user:password@host:587?starttls=true or smtps://host:465; empty: email is not sent.
     smtp_url: str = ""

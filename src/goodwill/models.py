@@ -4,6 +4,14 @@ from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.db import Base
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore  # noqa: F401
+from goodwill.loyalty.model import (
+    LoyaltyAccount,
+    LoyaltyDraw,
+    LoyaltyEntry,
+    LoyaltyRuleOverride,
+    Redemption,
+    Reward,
+)
 from goodwill.notes.model import Note
 from goodwill.outbox.model import Message, MessageAttempt
 from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity, Suppression
@@ -21,6 +29,10 @@ __all__ = [
     "Fact",
     "IdempotencyRecord",
     "LoginFailure",
+    "LoyaltyAccount",
+    "LoyaltyDraw",
+    "LoyaltyEntry",
+    "LoyaltyRuleOverride",
     "Message",
     "MessageAttempt",
     "Note",
@@ -30,6 +42,8 @@ __all__ = [
     "PlanHoldout",
     "PlanItem",
     "PlanRun",
+    "Redemption",
+    "Reward",
     "Suppression",
     "User",
     "WebSession",
