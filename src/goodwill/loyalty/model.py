@@ -87,6 +87,9 @@ class LoyaltyEntry(Base):
     event_id: Mapped[int | None] = mapped_column(BigInteger)  # the event it came from (no FK, as the bank)
     redemption_id: Mapped[int | None] = mapped_column(BigInteger)
     reverses_id: Mapped[int | None] = mapped_column(BigInteger)  # the entry this one takes back
+    # A reversal of a lot: the points it asked back (``-points`` were taken; the rest is a shortfall,
+    # settled when points come back to the lot). 0 on a settlement, which asks nothing new. Else NULL.
+    asked: Mapped[int | None] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it took effect
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # lots: spendable from
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # lots: gone after
@@ -161,3 +164,16 @@ class LoyaltyRuleOverride(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnearnedEvent(Base):
+    """An event the program processed that earned nothing (no rule applied, capped to 0, another
+    currency...). With the events that have an earn, these are the events already processed: an
+    event earns once, by the rules in force when it is first processed, and is never looked at again."""
+
+    __tablename__ = "loyalty_unearned_events"
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False
+    )  # no FK, as entries
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

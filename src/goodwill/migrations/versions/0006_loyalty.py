@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.BigInteger(), nullable=True),
         sa.Column("redemption_id", sa.BigInteger(), nullable=True),
         sa.Column("reverses_id", sa.BigInteger(), nullable=True),
+        sa.Column("asked", sa.BigInteger(), nullable=True),
         sa.Column("at", goodwill.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("available_at", goodwill.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("expires_at", goodwill.db.UTCDateTime(timezone=True), nullable=True),
@@ -132,6 +133,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_loyalty_rule_overrides")),
     )
     op.create_table(
+        "loyalty_unearned_events",
+        sa.Column("event_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("processed_at", goodwill.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_loyalty_unearned_events")),
+    )
+    op.create_table(
         "loyalty_draws",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -165,6 +172,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_loyalty_draws_entry_id"))
 
     op.drop_table("loyalty_draws")
+    op.drop_table("loyalty_unearned_events")
     op.drop_table("loyalty_rule_overrides")
     with op.batch_alter_table("loyalty_redemptions", schema=None) as batch_op:
         batch_op.drop_index("ix_loyalty_redemptions_status")
