@@ -58,6 +58,8 @@ def amounts(entries: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]
         ("call_made", 3, Side.business, Effect.answers),
         ("question_answered", 2, Side.business, Effect.answers),
         ("complaint_resolved", 4, Side.business, Effect.answers),
+        ("points_earned", 1, Side.business, Effect.answers),
+        ("reward_redeemed", 3, Side.business, Effect.answers),
         ("complaint", -6, Side.business, Effect.extends),
         ("late_delivery", -4, Side.business, Effect.extends),
         ("service_failure", -6, Side.business, Effect.extends),
@@ -79,7 +81,7 @@ def test_each_direct_rule_has_its_default_weight_side_and_effect(
     )
 
 
-@pytest.mark.parametrize("kind", ["visit", "note", "refund", "reward_redeemed"])
+@pytest.mark.parametrize("kind", ["visit", "note", "refund"])
 def test_neutral_kinds_make_no_entry(kind: str) -> None:
     assert project(events((0, kind)), CONFIG) == []
 
@@ -90,7 +92,6 @@ def test_every_event_kind_is_either_a_rule_or_neutral_by_decision() -> None:
         "visit",
         "note",
         "refund",
-        "reward_redeemed",
     }
     assert set(EVENT_KINDS) == ruled
 

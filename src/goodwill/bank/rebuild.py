@@ -59,7 +59,15 @@ class _Dialect:
 
     def epoch_days(self, column: str) -> str:
         if self.sqlite:
-            return f"(julianday({column}) - julianday('{EPOCH:%Y-%m-%d %H:%M:%S}'))"
+            # julianday() keeps whole milliseconds only, which shifts a decayed score by ~1e-11 of
+            # itself per entry: enough to differ from Python where a balance is a small difference
+            # of large scores. Whole days from the date, and the time of day from the stored text.
+            seconds = (
+                f"CAST(substr({column}, 12, 2) AS INTEGER) * 3600"
+                f" + CAST(substr({column}, 15, 2) AS INTEGER) * 60 + CAST(substr({column}, 18) AS REAL)"
+            )
+            days = f"julianday(substr({column}, 1, 10)) - julianday('{EPOCH:%Y-%m-%d}')"
+            return f"(({days}) + ({seconds}) / 86400.0)"
         return f"((EXTRACT(EPOCH FROM {column})::float8 - {EPOCH.timestamp()}) / 86400.0)"
 
     def power_of_two(self, exponent: str) -> str:

@@ -61,6 +61,10 @@ RULES: tuple[Rule, ...] = (
     Rule("card_sent", "card_sent", 5, _B, "We sent a handwritten card"),
     Rule("call_made", "call_made", 3, _B, "We phoned them"),
     Rule("question_answered", "question_answered", 2, _B, "We answered their question"),
+    # Loyalty: bonus points given (review, referral, birthday...), and a reward the customer enjoyed.
+    # Purchase points make no entry of their own: the purchase already is a deposit.
+    Rule("points_earned", "points_earned", 1, _B, "We gave them bonus points"),
+    Rule("reward_redeemed", "reward_redeemed", 3, _B, "They enjoyed a loyalty reward"),
     Rule("complaint_resolved", "complaint_resolved", 4, _B, "We resolved their complaint"),
     Rule("complaint", "complaint", -6, _B, "Complained"),
     Rule("late_delivery", "late_delivery", -4, _B, "Delivery arrived late"),
@@ -72,7 +76,7 @@ RULES: tuple[Rule, ...] = (
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 # Kinds that produce nothing by default; a business may give them a weight (customer side).
-NEUTRAL_KINDS: tuple[str, ...] = ("visit", "note", "refund", "question", "reward_redeemed")
+NEUTRAL_KINDS: tuple[str, ...] = ("visit", "note", "refund", "question")
 ADJUSTMENT = "goodwill_adjustment"
 IN_TIME = "complaint_resolved_in_time"
 LABELS: dict[str, str] = {

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, Table, bindparam, case, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from goodwill.bank.config import load_bank_config
@@ -70,7 +71,19 @@ STANDINGS_OF = select(
 DELETE_ENTRIES = delete(_ENTRIES).where(_ENTRIES.c.id.in_(_IDS))
 DELETE_STANDINGS = delete(_STANDINGS).where(_STANDINGS.c.person_id.in_(_IDS))
 INSERT_ENTRIES = insert(_ENTRIES)
-INSERT_STANDINGS = insert(_STANDINGS)
+
+
+def _upsert_standings(dialect: Any) -> Any:
+    """Insert standings, replacing a person's stored one: one statement, where delete-then-insert
+    took two (and could meet a concurrent refresh's insert of the same person)."""
+    stmt = dialect.insert(_STANDINGS)
+    fields = {
+        column.name: stmt.excluded[column.name] for column in _STANDINGS.c if column.name != "person_id"
+    }
+    return stmt.on_conflict_do_update(index_elements=[_STANDINGS.c.person_id], set_=fields)
+
+
+UPSERT_STANDINGS = {"postgresql": _upsert_standings(postgresql), "sqlite": _upsert_standings(sqlite)}
 
 
 @dataclass
@@ -195,11 +208,11 @@ def _write_standings(session: Session, person_ids: list[int], rows: list[dict[st
         )
         if not same:
             fresh.append(row)
-    gone = list(stored) + [row["person_id"] for row in fresh]
-    if gone:
-        session.connection().execute(DELETE_STANDINGS, {"ids": gone})
+    conn = session.connection()
+    if stored:  # people who no longer have a standing
+        conn.execute(DELETE_STANDINGS, {"ids": list(stored)})
     if fresh:
-        session.connection().execute(INSERT_STANDINGS, fresh)
+        conn.execute(UPSERT_STANDINGS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"], fresh)
 
 
 def _differs(old: tuple[int, int, datetime], entry: Entry) -> bool:

@@ -14,8 +14,11 @@ from sqlalchemy.orm import Session
 
 from goodwill.bank.rules import BankConfig
 from goodwill.bank.service import refresh_people
+from goodwill.config import Settings, get_settings
+from goodwill.db import utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
+from goodwill.loyalty.awards import award_events
 from goodwill.money import AmountError, parse_amount
 from goodwill.people.model import Person, kind_for_first_event
 from goodwill.people.service import PersonRecord, mark_customers, resolve_people
@@ -46,9 +49,19 @@ class IncomingEvent:
 
 
 def record_incoming(
-    *, session: Session, incoming: IncomingEvent, source: str, currency: str, bank: BankConfig
+    *,
+    session: Session,
+    incoming: IncomingEvent,
+    source: str,
+    currency: str,
+    bank: BankConfig,
+    settings: Settings | None = None,
 ) -> tuple[Event, bool]:
-    """Store the event once (by ``source_id``); returns it and whether it is new."""
+    """Store the event once (by ``source_id``); returns it and whether it is new.
+
+    A new event also earns (or takes back) loyalty points when the program is on (``settings``,
+    by default this process's), in the same transaction.
+    """
     person_id = _person(session, incoming, source)
     amount_minor: int | None = None
     event_currency: str | None = None
@@ -85,6 +98,9 @@ def record_incoming(
     if created:
         if incoming.kind == "purchase":
             mark_customers(session, [person_id])
+        settings = settings or get_settings()
+        if settings.loyalty.enabled:
+            award_events(session, event_ids=[event.id], now=utcnow(), settings=settings)
         refresh_people(session=session, person_ids=[person_id], config=bank, currency=currency)
     return event, created
 

@@ -33,6 +33,7 @@ EVENT_KINDS: dict[str, str] = {
     "card_sent": "a handwritten card was sent",
     "call_made": "someone from the business phoned the person",
     "reward_redeemed": "a loyalty reward was redeemed",
+    "points_earned": "bonus loyalty points were given (review, referral, birthday, anniversary, a gesture)",
     "goodwill_adjustment": "a manual goodwill gesture or correction, with a reason",
     "note": "anything else worth remembering",
 }

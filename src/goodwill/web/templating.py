@@ -34,6 +34,7 @@ KIND_TONES = {
     "card_sent": "thanks",
     "call_made": "thanks",
     "reward_redeemed": "thanks",
+    "points_earned": "thanks",
     "goodwill_adjustment": "thanks",
 }
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from goodwill.config import Business
+from goodwill.config import Business, Settings, get_settings
 from goodwill.db import ignoring_duplicates, utcnow
 from goodwill.events.importers.csvfile import Progress
 from goodwill.events.importers.parsing import (
@@ -31,6 +31,7 @@ from goodwill.events.importers.parsing import (
 from goodwill.events.importers.records import Fields, csv_records, is_json_lines, jsonl_records
 from goodwill.events.importers.report import ImportReport
 from goodwill.events.model import EVENT_KINDS, Event
+from goodwill.loyalty.awards import award_events
 from goodwill.people.model import kind_for_first_event, normalise_email
 from goodwill.people.service import PersonRecord, mark_customers, resolve_people
 from goodwill.team.model import User
@@ -68,9 +69,17 @@ class _Row:
 
 
 def import_events_file(
-    *, session: Session, path: Path, business: Business, progress: Progress | None
+    *,
+    session: Session,
+    path: Path,
+    business: Business,
+    progress: Progress | None,
+    settings: Settings | None = None,
 ) -> ImportReport:
+    """Store the file's new events batch by batch; each batch's new events earn loyalty points
+    (when the program is on in ``settings``, by default this process's) in the same transaction."""
     report = ImportReport()
+    loyalty = (settings or get_settings()).model_copy(update={"business": business})
     if is_json_lines(path):
         records = jsonl_records(path, COLUMNS, progress)
     else:
@@ -93,9 +102,9 @@ def import_events_file(
         seen.add(row.source_id)
         batch.append(row)
         if len(batch) >= BATCH:
-            _store(session, batch, report)
+            _store(session, batch, report, loyalty)
             batch = []
-    _store(session, batch, report)
+    _store(session, batch, report, loyalty)
     return report
 
 
@@ -141,7 +150,7 @@ def _parse(line: int, f: Fields, business: Business) -> _Row:
     )  # fmt: skip
 
 
-def _store(session: Session, batch: list[_Row], report: ImportReport) -> None:
+def _store(session: Session, batch: list[_Row], report: ImportReport, settings: Settings) -> None:
     if not batch:
         return
     staff = _staff_ids(session, {r.staff_email for r in batch if r.staff_email})
@@ -170,17 +179,18 @@ def _store(session: Session, batch: list[_Row], report: ImportReport) -> None:
         }
         for r, pid in zip(keep, person_ids, strict=True)
     ]  # fmt: skip
-    touched = (
-        session.execute(ignoring_duplicates(session, Event.__table__).returning(Event.person_id), values)
-        .scalars()
-        .all()
-    )
+    stored = session.execute(
+        ignoring_duplicates(session, Event.__table__).returning(Event.id, Event.person_id), values
+    ).all()
+    touched = [person_id for _, person_id in stored]
     report.events += len(touched)
     report.kept_rows += len(touched)
     report.duplicates += len(keep) - len(touched)  # stored by a concurrent import meanwhile
     report.duplicate_rows += len(keep) - len(touched)
     report.person_ids.update(touched)
     mark_customers(session, [pid for r, pid in zip(keep, person_ids, strict=True) if r.kind == "purchase"])
+    if settings.loyalty.enabled and stored:
+        award_events(session, event_ids=[event_id for event_id, _ in stored], now=now, settings=settings)
 
 
 def _staff_ids(session: Session, emails: set[str]) -> dict[str, int]:

@@ -9,12 +9,15 @@ imported at all raises ``ImportFileError`` (the caller's transaction then rolls 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.service import refresh_people
-from goodwill.config import Business
+from goodwill.config import Business, Settings, get_settings
+from goodwill.db import among, utcnow
 from goodwill.events.importers.csvfile import CsvRows, ImportFileError
 from goodwill.events.importers.events_file import import_events_file
 from goodwill.events.importers.generic_orders import looks_generic, parse_generic
@@ -23,6 +26,8 @@ from goodwill.events.importers.parsing import strptime_format
 from goodwill.events.importers.people_file import import_people_file
 from goodwill.events.importers.report import ImportReport, Rejection
 from goodwill.events.importers.shopify import looks_like_shopify, parse_shopify
+from goodwill.events.model import Event
+from goodwill.loyalty.awards import award_all, award_events
 
 __all__ = [
     "ORDER_FORMATS",
@@ -36,6 +41,8 @@ __all__ = [
 
 ORDER_FORMATS = ("auto", "shopify", "generic")
 Progress = Callable[[int, int], None]
+CHUNK = 5000  # people per look-up of what an import stored
+BULK_AWARD_FROM = 2000  # new events: past this, points are awarded set-based
 
 
 def import_orders(
@@ -46,8 +53,12 @@ def import_orders(
     fmt: str = "auto",
     date_format: str | None = None,
     progress: Progress | None = None,
+    settings: Settings | None = None,
 ) -> ImportReport:
-    """Orders from a Shopify export or the generic orders CSV (``fmt="auto"`` tells them apart)."""
+    """Orders from a Shopify export or the generic orders CSV (``fmt="auto"`` tells them apart).
+
+    The purchases, refunds and cancellations stored earn (or take back) loyalty points in the same
+    transaction (``settings.loyalty``; by default this process's settings)."""
     if fmt not in ORDER_FORMATS:
         raise ImportFileError(f"unknown orders format {fmt!r}: use {', '.join(ORDER_FORMATS)}")
     try:
@@ -55,6 +66,7 @@ def import_orders(
     except ValueError as exc:
         raise ImportFileError(str(exc)) from None
     report = ImportReport()
+    started = utcnow()
     with CsvRows(path, progress=progress) as rows:
         if fmt == "auto":
             fmt = _detect_orders_format(rows)
@@ -64,7 +76,28 @@ def import_orders(
         else:
             sink = OrderSink(session=session, source="csv", report=report)
             parse_generic(rows, business=business, sink=sink, date_format=pattern)
+    _award_new_events(session, report, started, settings or get_settings())
     return _finish(session, report, business)
+
+
+def _award_new_events(session: Session, report: ImportReport, started: datetime, settings: Settings) -> None:
+    """Points for the events this import stored (a re-import of a refunded order stores the refund).
+
+    A big import goes through the set-based ``award_all``, which finds what is not awarded yet."""
+    if not report.person_ids or not settings.loyalty.enabled:
+        return
+    people = sorted(report.person_ids)
+    new: list[int] = []
+    for start in range(0, len(people), CHUNK):
+        new += session.scalars(
+            select(Event.id).where(
+                among(session, Event.person_id, people[start : start + CHUNK]), Event.recorded_at >= started
+            )
+        ).all()
+    if len(new) > BULK_AWARD_FROM:
+        award_all(session, now=utcnow(), settings=settings)
+    elif new:
+        award_events(session, event_ids=new, now=utcnow(), settings=settings)
 
 
 def _detect_orders_format(rows: CsvRows) -> str:
@@ -81,12 +114,20 @@ def _detect_orders_format(rows: CsvRows) -> str:
 
 
 def import_events(
-    *, session: Session, path: Path, business: Business, progress: Progress | None = None
+    *,
+    session: Session,
+    path: Path,
+    business: Business,
+    progress: Progress | None = None,
+    settings: Settings | None = None,
 ) -> ImportReport:
-    """Events from CSV or JSON Lines (told apart by extension, else by content)."""
+    """Events from CSV or JSON Lines (told apart by extension, else by content); new events earn
+    loyalty points as they are stored (``settings.loyalty``; by default this process's settings)."""
     return _finish(
         session,
-        import_events_file(session=session, path=path, business=business, progress=progress),
+        import_events_file(
+            session=session, path=path, business=business, progress=progress, settings=settings
+        ),
         business,
     )
 

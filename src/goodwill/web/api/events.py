@@ -28,6 +28,7 @@ def create_event(session: Session, body: EventIn, *, settings: Settings) -> tupl
             source=SOURCE,
             currency=settings.business.currency,
             bank=load_bank_config(settings),
+            settings=settings,
         )
     except EventFieldError as exc:
         field_error(exc.field, str(exc))
