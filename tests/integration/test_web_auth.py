@@ -278,8 +278,17 @@ def test_only_admins_manage_users(db: Database) -> None:
 def test_every_route_but_login_and_home_declares_its_roles(db: Database) -> None:
     table = role_table(make_client(db).app)
     public = {path for (_, path), roles in table.items() if roles is None}
-    # Customers follow unsubscribe links without an account; the SMS provider signs its webhook.
-    assert public == {"/", "/login", "/unsubscribe/{token}", "/hooks/sms/inbound"}
+    # Customers follow unsubscribe links and their signed loyalty links without an account; the SMS
+    # provider signs its webhook.
+    assert public == {
+        "/",
+        "/login",
+        "/unsubscribe/{token}",
+        "/hooks/sms/inbound",
+        "/my/loyalty/{token}",
+        "/my/loyalty/{token}/redeem",
+        "/my/loyalty/{token}/birthday",
+    }
     everyone = frozenset(Role)
     assert table[("GET", f"{API_PREFIX}/people")] == everyone
     assert table[("POST", f"{API_PREFIX}/events")] == everyone

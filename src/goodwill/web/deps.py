@@ -116,6 +116,11 @@ make_plans = require_role("plan whom to thank", Role.admin, Role.manager)
 review_notes = require_role("review, approve and skip notes", *STAFF)
 # Handing over or erasing all of a person's data is for admins only.
 handle_personal_data = require_role("export or erase a person's data", Role.admin)
+# Loyalty: every staff member may redeem a reward for a customer (at the counter, on the phone);
+# the catalogue, fulfilment and point adjustments are the managers'; earning rules are the admins'.
+redeem_rewards = require_role("redeem rewards for customers", *STAFF)
+run_loyalty = require_role("run the loyalty program", Role.admin, Role.manager)
+edit_loyalty_rules = require_role("edit loyalty earning rules", Role.admin)
 
 PeopleReader = Annotated[Principal, Depends(read_people)]
 PeopleWriter = Annotated[Principal, Depends(write_people)]
@@ -123,6 +128,9 @@ UserManager = Annotated[Principal, Depends(manage_users)]
 Planner = Annotated[Principal, Depends(make_plans)]
 NoteReviewer = Annotated[Principal, Depends(review_notes)]
 PrivacyAdmin = Annotated[Principal, Depends(handle_personal_data)]
+RewardRedeemer = Annotated[Principal, Depends(redeem_rewards)]
+LoyaltyRunner = Annotated[Principal, Depends(run_loyalty)]
+LoyaltyRuleEditor = Annotated[Principal, Depends(edit_loyalty_rules)]
 
 
 def route_requirement(dependant: Any) -> RoleRequirement | None:

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from goodwill.bank import api as bank
+from goodwill.loyalty import api as loyalty
 from goodwill.notes import api as notes
 from goodwill.planner import api as plan
 from goodwill.web.api import events, people, users
@@ -16,3 +17,4 @@ api_router.include_router(users.router)
 api_router.include_router(bank.router)
 api_router.include_router(plan.router)
 api_router.include_router(notes.router)
+api_router.include_router(loyalty.router)

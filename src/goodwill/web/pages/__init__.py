@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from goodwill.bank.pages import router as bank_router
 from goodwill.insights.pages import router as insights_router
+from goodwill.loyalty.customer import router as loyalty_customer_router
+from goodwill.loyalty.pages import router as loyalty_router
 from goodwill.notes.pages import router as notes_router
 from goodwill.outbox.call_pages import router as calls_router
 from goodwill.people.unsubscribe_pages import router as unsubscribe_router
@@ -19,3 +21,5 @@ pages_router.include_router(today_router)
 pages_router.include_router(notes_router)
 pages_router.include_router(calls_router)
 pages_router.include_router(unsubscribe_router)
+pages_router.include_router(loyalty_router)
+pages_router.include_router(loyalty_customer_router)

@@ -10,11 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from goodwill.bank.config import load_bank_config
 from goodwill.bank.statements import statement
+from goodwill.db import utcnow
 from goodwill.events.service import timeline
 from goodwill.insights.views import person_context
+from goodwill.loyalty.pages import person_loyalty
 from goodwill.people import service as people
 from goodwill.people.model import Channel, PersonKind
-from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter
+from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter, run_loyalty
 from goodwill.web.queries import purchase_totals_for
 from goodwill.web.templating import render
 
@@ -64,7 +66,7 @@ def people_list(
 
 @router.get("/people/{person_id}")
 def profile(
-    request: Request, person_id: int, session: DbSession, settings: AppSettings, _: PeopleReader
+    request: Request, person_id: int, session: DbSession, settings: AppSettings, who: PeopleReader
 ) -> Response:
     person = people.get_person(session, person_id)
     events, next_before_id = timeline(session, person_id, limit=TIMELINE_PAGE)
@@ -86,6 +88,8 @@ def profile(
             tz=settings.business.tz,
         ),
         **person_context(session, person_id),
+        **person_loyalty(session, person_id=person_id, settings=settings, now=utcnow()),
+        "may_run_loyalty": who.role in run_loyalty.roles,
     }
     return render(request, "people/profile.html", context)
 
