@@ -247,6 +247,7 @@ def _register_subcommands() -> None:
     from goodwill.bank.cli import bank_app
     from goodwill.events.cli import import_app
     from goodwill.insights.cli import insights_app
+    from goodwill.loyalty.cli import loyalty_app
     from goodwill.notes.cli import note_app
     from goodwill.outbox.calls_cli import calls_app
     from goodwill.outbox.cards_cli import cards_app
@@ -259,6 +260,7 @@ def _register_subcommands() -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(bank_app, name="bank")
     app.add_typer(insights_app, name="insights")
+    app.add_typer(loyalty_app, name="loyalty")
     app.command("plan")(plan_command)
     app.add_typer(note_app, name="note")
     app.command("worker")(worker_command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,8 @@ from typer.testing import CliRunner
 from goodwill.cli import app
 from goodwill.db import Database
 from goodwill.events.model import Event, Order
+from goodwill.loyalty.ledger import check
+from goodwill.loyalty.model import EntryKind, LoyaltyAccount, LoyaltyEntry, Redemption, Reward, RewardKind
 from goodwill.notes.model import Note
 from goodwill.people.model import Fact, Person
 from goodwill.planner.model import PlanItem
@@ -51,9 +54,43 @@ def test_demo_loads_a_realistic_business_once(
     assert planned and drafts == len(planned)
     assert all(evidence and reason for _, evidence, reason in planned)
 
+    loyalty = _loyalty(db)
+    # A catalogue of things people want, of every kind, and points from two years of orders.
+    assert set(loyalty["rewards"]) == set(RewardKind) and 6 <= sum(loyalty["rewards"].values()) <= 8
+    assert loyalty["earned"] > 5000 and loyalty["members"] > 50 and loyalty["birthdays"] >= 3
+    assert {"Member", "Silver"} <= set(loyalty["tiers"])
+    # A few redemptions, one a gift by post still waiting to be fulfilled.
+    assert 3 <= len(loyalty["redemptions"]) <= 6
+    assert ("physical_gift", "pending") in loyalty["redemptions"]
+    assert ("physical_gift", "shipped") in loyalty["redemptions"]
+    assert loyalty["problems"] == []
+
     again = runner.invoke(app, ["demo", "--people", "120", "--seed", "3", "--no-serve"], env=env)
     assert again.exit_code == 0, again.output
     assert "New this run: 0 people, 0 orders, 0 events." in again.output
+    assert _loyalty(db) == loyalty
 
     shown = runner.invoke(app, ["people", "show", "1", "--json"], env=env)
     assert json.loads(shown.output)["id"] == 1
+
+
+def _loyalty(db: Database) -> dict[str, Any]:
+    with db.reading() as s:
+        return {
+            "rewards": dict(s.execute(select(Reward.kind, func.count()).group_by(Reward.kind)).all()),
+            "earned": s.scalar(
+                select(func.sum(LoyaltyEntry.points)).where(LoyaltyEntry.kind == EntryKind.earn)
+            ),
+            "members": s.scalar(select(func.count()).select_from(LoyaltyAccount)),
+            "birthdays": s.scalar(select(func.count()).where(LoyaltyAccount.birthday_month.is_not(None))),
+            "tiers": dict(
+                s.execute(select(LoyaltyAccount.tier, func.count()).group_by(LoyaltyAccount.tier)).all()
+            ),
+            "redemptions": sorted(
+                (kind, status)
+                for kind, status in s.execute(
+                    select(Reward.kind, Redemption.status).join(Reward, Reward.id == Redemption.reward_id)
+                )
+            ),
+            "problems": check(s),
+        }

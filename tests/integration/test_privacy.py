@@ -28,6 +28,10 @@ from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightScore
 from goodwill.insights.pipeline import ScoreOptions
 from goodwill.insights.service import score_people
+from goodwill.loyalty import ledger
+from goodwill.loyalty.model import LoyaltyAccount, LoyaltyEntry, Redemption
+from goodwill.loyalty.redemption import ShipTo, advance, redeem, refund
+from goodwill.loyalty.rewards import RewardInput, create_reward
 from goodwill.models import Base
 from goodwill.notes import service as notes
 from goodwill.notes.model import Note
@@ -57,8 +61,12 @@ CY_PHONE = "+44 7700 900123"
 CY_STRINGS = [
     "cy moss", "moss", "cy@example.com", "cy.old@example.net", "7700 900123", "447700900123",
     "cyrus", "thornbury", "bs35 1aa", "cast-iron kettles", "bristol market", "tin arrived dented",
-    "granny", "crm-cy-7781", "zendesk-cy",
+    "granny", "crm-cy-7781", "zendesk-cy", "orchard row", "bs35 2xy", "trk-cy-55", "kettle club",
 ]  # fmt: skip
+# Cy's rewards go to their grandmother, at an address found nowhere else.
+GRANNY = ShipTo(
+    name="Granny Moss", line1="4 Orchard Row", city="Thornbury", postal_code="BS35 2XY", country="GB"
+)
 ORDERS_CSV = (
     "order_id,email,name,date,total,currency,phone,items\n"
     f"C-1001,{CY_EMAIL},Cy Moss,2026-03-01T10:00:00Z,25.00,GBP,{CY_PHONE},"
@@ -108,6 +116,7 @@ def _business(db: Database, tmp_path: Path, *, plan: bool = True) -> tuple[Setti
         for person in (cy, ann):
             record_consent(s, person_id=person.id, channel="email", granted=True, source="test")
         cy_id, ann_id = cy.id, ann.id
+    _loyalty(db, settings, cy_id, ann_id, maya)
     if not plan:
         return settings, cy_id, ann_id
     with db.transaction() as s:
@@ -139,6 +148,39 @@ def _business(db: Database, tmp_path: Path, *, plan: bool = True) -> tuple[Setti
                 )
             )
     return settings, cy_id, ann_id
+
+
+def _loyalty(db: Database, settings: Settings, cy_id: int, ann_id: int, maya: int) -> None:
+    """Points for both; Cy sends two gifts to Granny (one shipped, one refunded with a reason)."""
+    july, august = datetime(2026, 7, 1, 9, 0, tzinfo=UTC), datetime(2026, 8, 1, 9, 0, tzinfo=UTC)
+    with db.transaction() as s:
+        for pid, points, why in ((cy_id, 600, "thanks for the kettle club talk"), (ann_id, 100, "welcome")):
+            ledger.adjust(s, person_id=pid, points=points, reason=why, key=f"adjust:{pid}", by_user_id=maya,
+                          now=july, config=settings.loyalty)  # fmt: skip
+        account = s.get(LoyaltyAccount, cy_id)
+        assert account is not None
+        account.birthday_month, account.birthday_day = 2, 29
+        towel = create_reward(s, data=RewardInput(name="Tea towel", kind="physical_gift", cost_points=200)).id
+        shipped, returned = (
+            redeem(s, person_id=cy_id, reward_id=towel, request_key=key, ship_to=GRANNY, now=august,
+                   by="customer", settings=settings).redemption.id
+            for key in ("towel-1", "towel-2")
+        )  # fmt: skip
+        for status in ("to_fulfil", "shipped"):
+            advance(
+                s, redemption_id=shipped, to_status=status, by_user_id=maya, now=august, tracking="TRK-CY-55"
+            )
+        refund(
+            s,
+            redemption_id=returned,
+            by_user_id=maya,
+            now=august,
+            reason="returned: Orchard Row has no letterbox",
+        )
+        # A stored answer that quotes only the shipping address (no person id, no name of theirs).
+        answer = json.dumps({"ship_to": {"name": "Granny Moss", "line1": "4 Orchard Row"}})
+        s.add(IdempotencyRecord(user_id=maya, key="k-towel", request_hash="1" * 64, status_code=201,
+                                response_body=answer))  # fmt: skip
 
 
 def every_text(db: Database) -> Iterator[tuple[str, str, str]]:
@@ -190,7 +232,19 @@ def numbers(db: Database, person_id: int) -> dict[str, Any]:
                 func.count(InsightMilestone.id), where=InsightMilestone.person_id == person_id
             ),
             "plans": total(func.count(PlanItem.id)) + total(func.count(PlanHoldout.id)),
-        }
+            "loyalty": total(func.count(LoyaltyEntry.id), func.sum(LoyaltyEntry.points)),
+            "person_loyalty": total(
+                func.count(LoyaltyEntry.id),
+                func.sum(LoyaltyEntry.points),
+                where=LoyaltyEntry.person_id == person_id,
+            ),
+            "account": total(LoyaltyAccount.balance, LoyaltyAccount.issued, LoyaltyAccount.tier,
+                             where=LoyaltyAccount.person_id == person_id),
+            "redemptions": sorted(
+                s.execute(select(Redemption.reward_id, Redemption.points, Redemption.status).where(
+                    Redemption.person_id == person_id)).all()
+            ),
+        }  # fmt: skip
 
 
 def test_every_table_that_points_at_people_is_handled_by_erasure() -> None:
@@ -255,6 +309,21 @@ def test_export_holds_everything_and_is_plain_json(db: Database, tmp_path: Path)
     assert len(data["outbox"]) == counts["outbox_messages"] == 3
     failed = next(m for m in data["outbox"] if m["status"] == "failed")
     assert failed["attempts"][0]["error"].startswith("550") and failed["address"] == "cy.old@example.net"
+    loyalty = data["loyalty"]
+    account = loyalty["account"]
+    assert (account["balance"], account["issued"], account["birthday_month"], account["birthday_day"]) == (
+        400, 600, 2, 29)  # fmt: skip
+    assert [(e["kind"], e["points"]) for e in loyalty["entries"]] == [
+        ("adjust", 600), ("redeem", -200), ("redeem", -200), ("reverse", 200)]  # fmt: skip
+    assert loyalty["entries"][0]["note"] == "thanks for the kettle club talk"
+    shipped, returned = loyalty["redemptions"]
+    assert (shipped["reward"], shipped["status"], shipped["tracking"]) == (
+        "Tea towel",
+        "shipped",
+        "TRK-CY-55",
+    )
+    assert shipped["ship_to"]["line1"] == "4 Orchard Row" and returned["status"] == "refunded"
+    assert returned["history"][-1]["reason"] == "returned: Orchard Row has no letterbox"
     assert data["erasure"] is None
     with db.reading() as s, pytest.raises(PersonNotFound):
         export_person(s, person_ref="nobody@example.com")
@@ -275,7 +344,11 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
     )
     assert report.suppressed == {"email": 2, "phone": 1} and report.newly_suppressed == 3
     assert report.messages_cancelled == 1
-    assert report.removed == {"person_identities": 2, "person_facts": 3, "idempotency_keys": 1}
+    # The stored answers: Cy's summary, and one that quoted only where their gift was sent.
+    assert report.removed == {"person_identities": 2, "person_facts": 3, "idempotency_keys": 2}
+    assert report.kept["loyalty_entries"] == 4 and report.kept["loyalty_redemptions"] == 2
+    blanked = {t: n for t, n in report.blanked.items() if t.startswith("loyalty")}
+    assert blanked == {"loyalty_accounts": 1, "loyalty_entries": 4, "loyalty_redemptions": 2}
     assert report.kept["events"] == before["person_events"][0] and report.kept["bank_entries"] > 0
     assert "Cy" not in json.dumps(report.as_dict())
 
@@ -296,6 +369,12 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
         state = {c.channel: (c.granted, c.source) for c in s.scalars(select(ConsentChange).where(
             ConsentChange.person_id == cy_id).order_by(ConsentChange.at, ConsentChange.id))}  # fmt: skip
         assert state == {c: (False, "erasure") for c in ("email", "sms", "card", "call")}
+        account = s.get(LoyaltyAccount, cy_id)
+        assert account is not None and (account.birthday_month, account.birthday_day) == (None, None)
+        gifts = s.scalars(select(Redemption).where(Redemption.person_id == cy_id)).all()
+        assert {(g.ship_to is None, g.tracking) for g in gifts} == {(True, None)}
+        assert all(set(step) == {"status", "at", "by"} for g in gifts for step in g.history)
+        assert [step["status"] for step in gifts[0].history] == ["pending", "to_fulfil", "shipped"]
         record = export_person(s, person_ref=cy_id)
         assert (
             record["erasure"]["note"] == "erased by staff:boss@shop.test: asked to be forgotten (ticket 77)"
@@ -328,6 +407,9 @@ def test_erasure_refuses_a_reason_that_names_the_person(db: Database, tmp_path: 
     _, cy_id, _ = _business(db, tmp_path)
     with db.transaction() as s, pytest.raises(ErasureRefused, match="leave the person's details out"):
         erase_person(s, person_ref=cy_id, secret_key=SECRET, erased_by="x", reason="Cy Moss asked by phone")
+    # Where their rewards were sent identifies them too.
+    with db.transaction() as s, pytest.raises(ErasureRefused, match="leave the person's details out"):
+        erase_person(s, person_ref=cy_id, secret_key=SECRET, erased_by="x", reason="as granny moss asked")
     with db.transaction() as s, pytest.raises(ErasureRefused, match="say why"):
         erase_person(s, person_ref=cy_id, secret_key=SECRET, erased_by="x", reason="  ")
     with db.transaction() as s, pytest.raises(PersonNotFound):

@@ -202,3 +202,23 @@ STAFF = [
 ]
 OWNER_EMAIL = "owner@example.com"
 OWNER_NAME = "Rosa Lindqvist"  # signs notes too, so a real name rather than "Shop owner"
+
+# The rewards catalogue, things people want more than a discount: (name, kind, points, description,
+# stock or None for unlimited, per-person limit or None). At one point per dollar, half the demo's
+# members hold over 100 points and one in ten over 600: the small rewards are in reach, the gifts a goal.
+REWARDS: list[tuple[str, str, int, str, int | None, int | None]] = [
+    ("Free shipping on your next order", "free_shipping", 80,
+     "Whatever you order next, we post it for free.", None, None),
+    ("$5 off your next order", "discount", 120,
+     "Taken off at checkout, on anything in the shop.", None, None),
+    ("Plant ten tea bushes in Nilgiri", "donation", 150,
+     "We pay a smallholders' cooperative in the Nilgiri hills to plant ten bushes in your name.", None, None),
+    ("A surprise sample in every order for three months", "earned_bonus", 200,
+     "A 10 g pouch of something we are tasting, tucked into each parcel.", None, 1),
+    ("Bamboo matcha whisk set", "physical_gift", 250,
+     "Whisk, scoop and holder, hand-made in Nara. Sent by post.", 25, 1),
+    ("Private tasting with our tea buyer", "experience", 350,
+     "Forty-five minutes online with Inès: six teas from this season, sent ahead.", 12, 1),
+    ("Blue glazed teapot, 0.8 l", "physical_gift", 600,
+     "Our best-loved teapot, glazed by hand in Stoke-on-Trent. Sent by post.", 8, 1),
+]  # fmt: skip

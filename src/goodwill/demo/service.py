@@ -16,6 +16,7 @@ from goodwill.config import Settings
 from goodwill.db import Database
 from goodwill.demo import catalogue as cat
 from goodwill.demo.generate import SHOPIFY_HEADERS, DemoBusiness, generate
+from goodwill.demo.loyalty import LoyaltyDemo, load_loyalty
 from goodwill.events.importers.service import ImportReport, import_events, import_orders
 from goodwill.insights.pipeline import ScoreOptions
 from goodwill.insights.service import score_people
@@ -31,6 +32,7 @@ class DemoSummary:
     people: int
     orders: ImportReport
     events: ImportReport
+    loyalty: LoyaltyDemo
     owner_email: str
     owner_password: str
 
@@ -106,13 +108,17 @@ def load_demo(
         )
     step(f"Importing {len(data.order_rows)} order lines (Shopify export)")
     with db.transaction() as s:
-        orders = import_orders(session=s, path=orders_file, business=business, fmt="shopify")
+        orders = import_orders(
+            session=s, path=orders_file, business=business, fmt="shopify", settings=settings
+        )
     step(f"Importing {len(data.events)} questions, complaints, praise and deliveries")
     with db.transaction() as s:
-        events = import_events(session=s, path=events_file, business=business)
+        events = import_events(session=s, path=events_file, business=business, settings=settings)
     step("Scoring buying patterns (RFM, P(alive), lifetime value, milestones)")
     with db.transaction() as s:
         score_people(s, business=business, options=ScoreOptions(as_of=now.astimezone(business.tz).date()))
+    step("Awarding loyalty points, birthdays and tiers; stocking the rewards catalogue")
+    loyalty = load_loyalty(db=db, settings=settings, seed=seed, now=now)
     step("Planning today's thank-yous and drafting their notes")
     with db.transaction() as s:
         plan_and_draft(s, day=now.astimezone(business.tz).date(), settings=settings)
@@ -120,6 +126,7 @@ def load_demo(
         people=created,
         orders=orders,
         events=events,
+        loyalty=loyalty,
         owner_email=cat.OWNER_EMAIL,
         owner_password=owner_password,
     )

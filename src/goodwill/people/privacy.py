@@ -30,6 +30,7 @@ from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.db import Base, as_utc, rows_changed, utcnow
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore
+from goodwill.loyalty.model import LoyaltyAccount, LoyaltyEntry, Redemption, Reward
 from goodwill.notes.model import Note, NoteStatus
 from goodwill.outbox.model import Message, MessageAttempt
 from goodwill.outbox.stop import cancel_pending
@@ -70,7 +71,12 @@ PERSON_TABLES: dict[str, str] = {
     "plan_holdouts": "evidence and details cleared; the random assignment kept",
     "notes": "subject, body, evidence, check problems and skip reason cleared; drafts skipped",
     "outbox_messages": "subject, body, address and errors cleared; queued and sending ones cancelled",
+    "loyalty_accounts": "birthday cleared; balance, tier and totals kept",
+    "loyalty_entries": "notes cleared; points, kinds, expiries and times kept",
+    "loyalty_redemptions": "shipping address, tracking and any words in the history cleared; points kept",
 }
+# What a redemption's history keeps after erasure: the steps, not what anyone wrote about them.
+HISTORY_KEYS = ("status", "at", "by")
 
 
 class ErasureRefused(ValueError):
@@ -166,7 +172,24 @@ def export_person(
         },
         "notes": _rows(session, Note, Note.person_id == pid, Note.id),
         "outbox": [{**m, "attempts": attempts.get(m["id"], [])} for m in messages],
+        "loyalty": _loyalty(session, pid),
         "erasure": {"at": erasure[0]["at"], "note": erasure[0]["note"]} if erasure else None,
+    }
+
+
+def _loyalty(session: Session, pid: int) -> dict[str, Any]:
+    account = session.get(LoyaltyAccount, pid)
+    mine = select(Redemption.reward_id).where(Redemption.person_id == pid)
+    rewards = {
+        i: name for i, name in session.execute(select(Reward.id, Reward.name).where(Reward.id.in_(mine)))
+    }
+    return {
+        "account": _row(account) if account else None,
+        "entries": _rows(session, LoyaltyEntry, LoyaltyEntry.person_id == pid, LoyaltyEntry.id),
+        "redemptions": [
+            {**r, "reward": rewards.get(r["reward_id"])}
+            for r in _rows(session, Redemption, Redemption.person_id == pid, Redemption.id)
+        ],
     }
 
 
@@ -280,6 +303,11 @@ def _needles(session: Session, person: Person, addresses: dict[str, set[str]]) -
             )
         )
     )
+    # Where their rewards were sent: a name and an address that may not be on their own record.
+    # (Filtered here: an erased address is stored as JSON null, which SQL does not see as NULL.)
+    for ship_to in session.scalars(select(Redemption.ship_to).where(Redemption.person_id == pid)):
+        if ship_to:
+            texts.update(str(ship_to.get(k) or "") for k in ("name", "line1", "line2", "postal_code"))
     return _long(texts)
 
 
@@ -393,8 +421,11 @@ def erase_person(
             select(func.count()).select_from(model).where(model.person_id == pid)
         )
         or 0
-        for model in (Event, Order, BankEntry, InsightMilestone, PlanItem, PlanHoldout, Note, Message)
-    }
+        for model in (
+            Event, Order, BankEntry, InsightMilestone, PlanItem, PlanHoldout, Note, Message,
+            LoyaltyEntry, Redemption,
+        )
+    }  # fmt: skip
     return ErasureReport(
         person_id=pid,
         name=person.name,
@@ -456,6 +487,18 @@ def _blank(
     each(PlanHoldout, lambda h: _set(h, evidence="", details={}))
     each(Note, note)
     each(Message, message)
+    each(LoyaltyEntry, lambda e: _set(e, note=None))
+
+    def redemption(r: Redemption) -> bool:
+        steps = [{k: step[k] for k in HISTORY_KEYS if k in step} for step in r.history or []]
+        renamed = _mentions(r.request_key, in_ids) and _set(r, request_key=_opaque(secret_key, r.request_key))
+        return _set(r, ship_to=None, tracking=None, history=steps) or renamed
+
+    each(Redemption, redemption)
+    account = session.get(LoyaltyAccount, pid)
+    counts["loyalty_accounts"] = int(
+        account is not None and _set(account, birthday_month=None, birthday_day=None)
+    )
     counts["outbox_attempts"] = rows_changed(
         session.execute(
             update(MessageAttempt)
