@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.service import refresh_people
@@ -94,10 +94,15 @@ def _award_new_events(session: Session, report: ImportReport, started: datetime,
                 among(session, Event.person_id, people[start : start + CHUNK]), Event.recorded_at >= started
             )
         ).all()
-    if len(new) > BULK_AWARD_FROM:
+    if len(new) > BULK_AWARD_FROM or len(new) * 10 > _purchases(session):
+        # A big import, or most of the shop's history: one set-based pass beats one event at a time.
         award_all(session, now=utcnow(), settings=settings)
     elif new:
         award_events(session, event_ids=new, now=utcnow(), settings=settings)
+
+
+def _purchases(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Event).where(Event.kind == "purchase")) or 0
 
 
 def _detect_orders_format(rows: CsvRows) -> str:
