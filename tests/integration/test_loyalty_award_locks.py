@@ -161,3 +161,58 @@ def test_bulk_jobs_take_turns(pg_db: Database, pair: tuple[str, str]) -> None:
             select(text("COUNT(*)")).select_from(LoyaltyEntry).where(LoyaltyEntry.kind == "earn")
         )
     assert earns == 60
+
+
+def test_a_live_pass_waits_for_a_bulk_job_instead_of_deadlocking(pg_db: Database) -> None:
+    """A bulk award holds ``b`` (a new purchase) and then refreshes every tier (``a`` among them);
+    a live pass for ``a`` and ``b`` at the same time used to hold ``a`` and wait for ``b``:
+    deadlock. Live passes now take the bulk lock shared, so the live pass waits for the bulk job."""
+    with pg_db.transaction() as s:
+        (a, b), _ = resolve_people(
+            s, [PersonRecord(name=n, email=f"{n}@example.com") for n in ("ada", "bob")]
+        )
+        award_events(
+            s, event_ids=[_purchase(s, a, T0, "a0"), _purchase(s, b, T0, "b0")], now=NOW, settings=SETTINGS
+        )
+        s.execute(text("UPDATE loyalty_accounts SET tier = '' WHERE person_id = :a"), {"a": a})
+    errors: list[tuple[str, BaseException]] = []
+
+    def bulk() -> None:
+        try:
+            with pg_db.transaction() as s:
+                _purchase(s, b, T0.replace(hour=15), "b-bulk")
+                award_all(s, now=NOW, settings=SETTINGS)
+        except BaseException as exc:  # reported below
+            errors.append(("bulk", exc))
+
+    def live() -> None:
+        try:
+            with pg_db.transaction() as s:
+                ids = [
+                    _purchase(s, a, T0.replace(hour=16), "a-live"),
+                    _purchase(s, b, T0.replace(hour=17), "b"),
+                ]
+                award_events(s, event_ids=ids, now=NOW, settings=SETTINGS)
+        except BaseException as exc:  # reported below
+            errors.append(("live", exc))
+
+    def queued(count: int) -> None:
+        deadline = time.monotonic() + PATIENCE
+        while _waiting(pg_db, None) < count:
+            assert time.monotonic() < deadline, "the workers never queued up"
+            time.sleep(0.02)
+
+    with pg_db.transaction() as blocker:
+        blocker.execute(text("SELECT 1 FROM loyalty_accounts WHERE person_id = :b FOR UPDATE"), {"b": b})
+        first = threading.Thread(target=bulk)
+        first.start()
+        queued(1)
+        second = threading.Thread(target=live)
+        second.start()
+        queued(2)
+    first.join(PATIENCE)
+    second.join(PATIENCE)
+    assert not errors, [(who, str(exc)[:300]) for who, exc in errors]
+    with pg_db.reading() as s:
+        keys = set(s.scalars(select(LoyaltyEntry.key)).all())
+    assert len(keys) == 5  # a0, b0, b-bulk, a-live, b: every purchase earned once

@@ -823,3 +823,17 @@ def test_refresh_tiers_in_sql_agrees_with_the_pure_policy(db: Database, basis: s
     assert changed == sum(1 for pid in states if expected[pid] != states[pid]) > 10
     assert {state.tier for state in found.values()} == {"Member", "Silver", "Gold"}
     assert any(state.kept_until is not None for state in found.values())
+
+
+def test_an_erased_person_gets_no_anniversary_bonus(db: Database) -> None:
+    from goodwill.people.privacy import erase_person
+
+    with db.transaction() as s:
+        cy, dee = person(s, "Cy"), person(s, "Dee")
+        event(s, cy, "purchase", datetime(2026, 3, 1, 17, 0, tzinfo=UTC), amount=1000)
+        event(s, dee, "purchase", datetime(2026, 3, 1, 17, 0, tzinfo=UTC), amount=1000)
+        erase_person(s, person_ref=dee, secret_key="k" * 32, erased_by="test", reason="asked to be forgotten")
+        report = award_dates(s, day=date(2027, 3, 1), settings=SETTINGS)
+        assert report.earned_entries == 1
+        assert [e.key for e in entries(s, cy) if e.rule == "anniversary"] == [f"earn:anniversary:{cy}:2027"]
+        assert [e for e in entries(s, dee) if e.rule == "anniversary"] == []

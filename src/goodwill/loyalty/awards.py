@@ -21,9 +21,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
@@ -45,6 +45,8 @@ from goodwill.loyalty.rules import (
     yearly_dates,
 )
 from goodwill.money import exponent
+from goodwill.people.model import ConsentChange
+from goodwill.people.privacy import ERASURE_SOURCE
 from goodwill.people.service import find_ids
 
 __all__ = [
@@ -186,6 +188,7 @@ def award_events(
     events = _load_events(session, event_ids)
     if not events:
         return AwardReport()
+    hold_bulk_lock(session, shared=True)  # never alongside a bulk job (see hold_bulk_lock)
     run = AwardRun(session, settings, now, load_rules(session, config=settings.loyalty))
     run.know({event.person_id for event in events})
     orders = {event.order_id for event in events if event.order_id is not None}
@@ -246,6 +249,14 @@ def _birthdays(session: Session, day: date) -> list[int]:
     return sorted(session.scalars(stmt))
 
 
+def _erased(person_id: Any) -> ColumnElement[bool]:
+    """The person was erased: their purchases stay in the log, but no yearly bonus goes to a tombstone."""
+    record = select(ConsentChange.id).where(
+        ConsentChange.person_id == person_id, ConsentChange.source == ERASURE_SOURCE
+    )
+    return exists(record)
+
+
 def _anniversaries(session: Session, day: date, settings: Settings) -> list[int]:
     """People whose first purchase (a cancelled order is none) was on this local day of an earlier
     year: the local day's bounds in UTC for each year since the first purchase of all."""
@@ -264,7 +275,7 @@ def _anniversaries(session: Session, day: date, settings: Settings) -> list[int]
     first = func.min(Event.occurred_at)
     stmt = (
         select(Event.person_id)
-        .where(Event.kind == "purchase", counts_as_spend())
+        .where(Event.kind == "purchase", counts_as_spend(), ~_erased(Event.person_id))
         .group_by(Event.person_id)
         .having(or_(*(and_(first >= start, first < end) for start, end in ranges)))
     )
@@ -281,6 +292,7 @@ def award_dates(session: Session, *, day: date, settings: Settings) -> AwardRepo
     config = settings.loyalty
     if not config.enabled:
         return AwardReport()
+    hold_bulk_lock(session)  # birthdays then anniversaries lock in two sorted runs: a bulk job
     rules = load_rules(session, config=config)
     birthday, anniversary = rules_for(rules, "birthday"), rules_for(rules, "anniversary")
     at = datetime.combine(day, time(), tzinfo=settings.business.tz).astimezone(UTC)

@@ -121,13 +121,19 @@ class Dialect:
 BULK_LOCK_KEY = 0x67772D6C6F79616C
 
 
-def hold_bulk_lock(session: Session) -> None:
+def hold_bulk_lock(session: Session, *, shared: bool = False) -> None:
     """Serialise loyalty's bulk jobs (``award_all``, ``expire_due`` for everyone, ``refresh_tiers``
     for everyone) until the transaction ends.
 
     Each of them locks many accounts in an order of its own (an upsert or UPDATE over thousands of
     rows locks them as the plan meets them), so two at once on PostgreSQL could deadlock. With
     this lock they take turns. SQLite needs nothing: any write takes its one database lock.
+
+    Live passes that lock several accounts (``award_events``, ``refresh_tiers`` for some people)
+    take it ``shared``: they run alongside each other (they lock in person id order) but never
+    alongside a bulk job, whose order they cannot follow. A bulk job's own live pass (``award_all``
+    calls ``award_events``) already holds it, which PostgreSQL allows.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BULK_LOCK_KEY})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        session.execute(text(f"SELECT {function}(:key)"), {"key": BULK_LOCK_KEY})

@@ -179,8 +179,8 @@ def refresh_tiers(
     config = settings.loyalty
     if person_ids is not None and not person_ids:
         return 0
-    if person_ids is None:
-        hold_bulk_lock(session)  # an UPDATE of every account: one bulk job at a time
+    # An UPDATE of every account is a bulk job; of some accounts, a live pass (see hold_bulk_lock).
+    hold_bulk_lock(session, shared=person_ids is not None)
     params: dict[str, Any] = {"currency": settings.business.currency}
     sql = _refresh_sql(session, config, person_ids, params)
     times = {

@@ -533,9 +533,9 @@ def expire_due(session: Session, *, now: datetime, person_ids: Sequence[int] | N
     """Write an ``expire`` entry for every lot whose expiry has come with points left, drawing
     exactly those points; returns the points expired. Everyone when ``person_ids`` is None, in
     batches of people (lock, one read, three bulk writes per batch)."""
+    # Everyone: a bulk job, taking turns with the others; some people: a live pass (hold_bulk_lock).
+    hold_bulk_lock(session, shared=person_ids is not None)
     if person_ids is None:
-        # Everyone: a bulk job, so it takes turns with the others (award_all, refresh_tiers).
-        hold_bulk_lock(session)
         candidates = session.scalars(PEOPLE_WITH_DUE_LOTS, {"now": now}).all()
     else:
         candidates = sorted(set(person_ids))
