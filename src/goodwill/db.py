@@ -175,11 +175,14 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+def backend_insert(session: Session) -> Any:
+    """The ``insert`` of this session's backend, the one that knows ``ON CONFLICT``."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def ignoring_duplicates(session: Session, table: Any) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` for this session's backend."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+    return backend_insert(session)(table).on_conflict_do_nothing()
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -21,9 +21,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
@@ -45,8 +45,7 @@ from goodwill.loyalty.rules import (
     yearly_dates,
 )
 from goodwill.money import exponent
-from goodwill.people.model import ConsentChange
-from goodwill.people.privacy import ERASURE_SOURCE
+from goodwill.people.privacy import erasure_recorded
 from goodwill.people.service import find_ids
 
 __all__ = [
@@ -249,14 +248,6 @@ def _birthdays(session: Session, day: date) -> list[int]:
     return sorted(session.scalars(stmt))
 
 
-def _erased(person_id: Any) -> ColumnElement[bool]:
-    """The person was erased: their purchases stay in the log, but no yearly bonus goes to a tombstone."""
-    record = select(ConsentChange.id).where(
-        ConsentChange.person_id == person_id, ConsentChange.source == ERASURE_SOURCE
-    )
-    return exists(record)
-
-
 def _anniversaries(session: Session, day: date, settings: Settings) -> list[int]:
     """People whose first purchase (a cancelled order is none) was on this local day of an earlier
     year: the local day's bounds in UTC for each year since the first purchase of all."""
@@ -275,7 +266,7 @@ def _anniversaries(session: Session, day: date, settings: Settings) -> list[int]
     first = func.min(Event.occurred_at)
     stmt = (
         select(Event.person_id)
-        .where(Event.kind == "purchase", counts_as_spend(), ~_erased(Event.person_id))
+        .where(Event.kind == "purchase", counts_as_spend(), ~erasure_recorded(Event.person_id))
         .group_by(Event.person_id)
         .having(or_(*(and_(first >= start, first < end) for start, end in ranges)))
     )

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from goodwill.db import UTCDateTime, insert_ignoring_duplicates, rows_changed, utcnow
+from goodwill.db import UTCDateTime, backend_insert, insert_ignoring_duplicates, rows_changed, utcnow
 from goodwill.loyalty.awards_dialect import hold_bulk_lock
 from goodwill.loyalty.config import LoyaltyConfig
 from goodwill.loyalty.lots import (
@@ -97,10 +97,6 @@ _NOW = bindparam("now", type_=UTCDateTime())
 KEY_TAKEN = select(_E.c.id).where(_E.c.key == bindparam("key"))
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -129,7 +125,7 @@ def _credit(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add ``balance``/``issued`` deltas to accounts, creating missing ones (one upsert statement)."""
     if not rows:
         return
-    stmt = _insert(session)(_A)
+    stmt = backend_insert(session)(_A)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_A.c.person_id],
         set_={
@@ -158,7 +154,7 @@ def _debit(session: Session, person_id: int, points: int) -> None:
 
 def _new_entry(session: Session, values: dict[str, Any]) -> LoyaltyEntry | None:
     stmt = (
-        _insert(session)(LoyaltyEntry)
+        backend_insert(session)(LoyaltyEntry)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(LoyaltyEntry)
@@ -569,7 +565,7 @@ def expire_held(session: Session, *, now: datetime, person_ids: Sequence[int]) -
         }
         for key, (_, person_id, remaining) in due.items()
     ]
-    stmt = _insert(session)(_E).on_conflict_do_nothing(index_elements=["key"])
+    stmt = backend_insert(session)(_E).on_conflict_do_nothing(index_elements=["key"])
     written = session.execute(stmt.returning(_E.c.id, _E.c.key), rows).all()
     draws: list[dict[str, int]] = []
     debits: dict[int, int] = {}

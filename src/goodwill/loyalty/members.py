@@ -2,7 +2,7 @@
 
 An erased person keeps a tombstone row in ``people`` (see ``goodwill.people.privacy``), so "the row
 exists" does not mean "someone is there". Erasure is recognised by its record: the revocations it
-writes with source ``ERASURE_SOURCE`` (the same test ``erase_person`` uses to say *already erased*).
+writes (``goodwill.people.privacy.erasure_recorded``, the one definition of "erased").
 No link, redemption or birthday is made for an erased person.
 
 A birthday is a month and a day, never a year: it is all the birthday rule needs, and less to hold.
@@ -21,8 +21,7 @@ from goodwill.config import Settings
 from goodwill.loyalty.ledger import LoyaltyError, Refused, ensure_account
 from goodwill.loyalty.links import CustomerLink, customer_link
 from goodwill.loyalty.model import LoyaltyAccount
-from goodwill.people.model import ConsentChange
-from goodwill.people.privacy import ERASURE_SOURCE
+from goodwill.people.privacy import erasure_recorded
 
 ERASED_CODE = "person_erased"
 ERASED_WORDS = "This person was erased: their points can no longer be used and no link can be made."
@@ -44,10 +43,7 @@ class Birthday:
 
 def is_erased(session: Session, *, person_id: int) -> bool:
     """True if the person was erased (their erasure record exists)."""
-    found = select(ConsentChange.id).where(
-        ConsentChange.person_id == person_id, ConsentChange.source == ERASURE_SOURCE
-    )
-    return session.scalar(found.limit(1)) is not None
+    return bool(session.scalar(select(erasure_recorded(person_id))))
 
 
 def refuse_erased(session: Session, *, person_id: int) -> None:

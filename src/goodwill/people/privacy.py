@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from goodwill.bank.model import BankEntry, BankStanding
@@ -51,6 +51,19 @@ from goodwill.web.model import IdempotencyRecord
 EXPORT_SCHEMA = "goodwill.person-export"
 EXPORT_VERSION = 1
 ERASURE_SOURCE = "erasure"  # the source of the consent changes that record an erasure
+
+
+def erasure_recorded(person_id: Any) -> ColumnElement[bool]:
+    """The person (an id, or a column such as ``Event.person_id``) was erased: their record exists.
+
+    The one definition of "erased" for everyone who must leave tombstones alone."""
+    return exists(
+        select(ConsentChange.id).where(
+            ConsentChange.person_id == person_id, ConsentChange.source == ERASURE_SOURCE
+        )
+    )
+
+
 ERASED = "erased"  # suppression reason, and what replaces a consent source that named the person
 GONE = "the person was erased"
 MIN_NEEDLE = 5  # shorter strings ("Jo", "12") would match unrelated stored answers
