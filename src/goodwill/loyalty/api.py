@@ -16,11 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from goodwill.db import utcnow
-from goodwill.loyalty import awards, ledger, members
+from goodwill.loyalty import awards, awards_run, ledger, members
 from goodwill.loyalty import redemption as redeeming
 from goodwill.loyalty import rewards as catalogue
 from goodwill.loyalty.config import EarnRuleConfig
@@ -28,7 +27,6 @@ from goodwill.loyalty.ledger import AccountSummary
 from goodwill.loyalty.lots import Lot
 from goodwill.loyalty.model import (
     LoyaltyEntry,
-    LoyaltyRuleOverride,
     Redemption,
     RedemptionStatus,
     Reward,
@@ -177,11 +175,6 @@ def reward_json(reward: Reward) -> dict[str, Any]:
 
 def rule_json(rule: EarnRuleConfig, edited: bool) -> dict[str, Any]:
     return rule.model_dump(mode="json") | {"edited": edited}
-
-
-def edited_rules(session: Session) -> set[str]:
-    """Names of the rules an admin has edited (they replace goodwill.toml's)."""
-    return set(session.scalars(select(LoyaltyRuleOverride.name)))
 
 
 def refusal(session: Session, exc: ledger.LoyaltyError) -> Response:
@@ -405,7 +398,7 @@ def change_reward(reward_id: int, body: RewardIn, session: DbSession, _: Loyalty
 def rules(session: DbSession, settings: AppSettings, _: PeopleReader) -> dict[str, Any]:
     """The earning rules in force: goodwill.toml's, with admins' edits over them; ``problems``: stored
     edits that no longer fit goodwill.toml and are not used."""
-    edited = edited_rules(session)
+    edited = awards_run.edited_rules(session)
     rules, problems = awards.load_rules_checked(session, config=settings.loyalty)
     return {"items": [rule_json(r, r.name in edited) for r in rules], "problems": problems}
 

@@ -50,6 +50,11 @@ class AwardReport:
     skipped: int = 0  # earns that gave nothing: rule not applicable, capped to 0, wrong currency...
 
 
+def edited_rules(session: Session) -> set[str]:
+    """Names of the rules an admin has edited (they replace goodwill.toml's)."""
+    return set(session.scalars(select(LoyaltyRuleOverride.name)))
+
+
 def load_rules_checked(
     session: Session, *, config: LoyaltyConfig
 ) -> tuple[tuple[EarnRuleConfig, ...], list[str]]:

@@ -29,7 +29,7 @@ from goodwill.db import utcnow
 from goodwill.loyalty import awards, ledger, members
 from goodwill.loyalty import redemption as redeeming
 from goodwill.loyalty import rewards as catalogue
-from goodwill.loyalty.api import edited_rules
+from goodwill.loyalty.awards_run import edited_rules
 from goodwill.loyalty.model import LoyaltyAccount, LoyaltyEntry, Redemption, RedemptionStatus, Reward
 from goodwill.loyalty.rules import RuleError, month_bounds
 from goodwill.people.model import Person
