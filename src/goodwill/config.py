@@ -23,9 +23,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from goodwill.complaints.config import ComplaintsConfig
 from goodwill.loyalty.config import LoyaltyConfig
 from goodwill.money import CURRENCY_EXPONENTS
 from goodwill.planner.config import PlannerConfig
+from goodwill.team.config import TeamConfig
 
 
 class ConfigError(Exception):
@@ -129,6 +131,10 @@ class Settings(BaseSettings):
     notes: Notes = Notes()
     # [loyalty]: points, earning rules, tiers (goodwill.loyalty.config).
     loyalty: LoyaltyConfig = LoyaltyConfig()
+    # [complaints]: business hours, SLA by priority, the mailbox (goodwill.complaints.config).
+    complaints: ComplaintsConfig = ComplaintsConfig()
+    # [team]: kudos allowance, ranking (off), the manager digest (goodwill.team.config).
+    team: TeamConfig = TeamConfig()
     delivery: Delivery = Delivery()
     # smtp://user:password@host:587?starttls=true or smtps://host:465; empty: email is not sent.
     smtp_url: str = ""

@@ -1,6 +1,7 @@
 """Imports every table so metadata is complete (Alembic, tests)."""
 
 from goodwill.bank.model import BankEntry, BankStanding
+from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply, ComplaintTheme
 from goodwill.db import Base
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore  # noqa: F401
@@ -16,7 +17,7 @@ from goodwill.notes.model import Note
 from goodwill.outbox.model import Message, MessageAttempt
 from goodwill.people.model import ConsentChange, Fact, Person, PersonIdentity, Suppression
 from goodwill.planner.model import PlanHoldout, PlanItem, PlanRun
-from goodwill.team.model import User
+from goodwill.team.model import Kudos, StaffNotice, Team, TeamMember, User
 from goodwill.web.model import ApiToken, IdempotencyRecord, LoginFailure, WebSession
 
 __all__ = [
@@ -24,10 +25,15 @@ __all__ = [
     "BankEntry",
     "BankStanding",
     "Base",
+    "Complaint",
+    "ComplaintLog",
+    "ComplaintReply",
+    "ComplaintTheme",
     "ConsentChange",
     "Event",
     "Fact",
     "IdempotencyRecord",
+    "Kudos",
     "LoginFailure",
     "LoyaltyAccount",
     "LoyaltyDraw",
@@ -44,7 +50,10 @@ __all__ = [
     "PlanRun",
     "Redemption",
     "Reward",
+    "StaffNotice",
     "Suppression",
+    "Team",
+    "TeamMember",
     "User",
     "WebSession",
 ]

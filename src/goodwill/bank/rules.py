@@ -67,6 +67,7 @@ RULES: tuple[Rule, ...] = (
     Rule("reward_redeemed", "reward_redeemed", 3, _B, "They enjoyed a loyalty reward"),
     Rule("complaint_resolved", "complaint_resolved", 4, _B, "We resolved their complaint"),
     Rule("complaint", "complaint", -6, _B, "Complained"),
+    Rule("complaint_sla_breached", "complaint_sla_breached", -3, _B, "We kept them waiting on a complaint"),
     Rule("late_delivery", "late_delivery", -4, _B, "Delivery arrived late"),
     Rule("service_failure", "service_failure", -6, _B, "We let them down"),
     Rule("defect", "defect", -5, _B, "Product arrived broken or faulty"),

@@ -16,6 +16,7 @@ from goodwill.bank.rules import BankConfig
 from goodwill.bank.service import refresh_people
 from goodwill.config import Settings, get_settings
 from goodwill.db import utcnow
+from goodwill.events.follow_ups import after_new_events
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
 from goodwill.loyalty.awards import award_events
@@ -101,6 +102,7 @@ def record_incoming(
         settings = settings or get_settings()
         if settings.loyalty.enabled:
             award_events(session, event_ids=[event.id], now=utcnow(), settings=settings)
+        after_new_events(session, event_ids=[event.id], settings=settings)
         refresh_people(session=session, person_ids=[person_id], config=bank, currency=currency)
     return event, created
 

@@ -22,6 +22,7 @@ EVENT_KINDS: dict[str, str] = {
     "question_answered": "the business answered a question",
     "complaint": "a complaint or report of a problem",
     "complaint_resolved": "a complaint the business resolved",
+    "complaint_sla_breached": "a complaint waited longer than the promised response or resolution time",
     "praise": "the person praised the business or someone in it",
     "return": "goods sent back",
     "defect": "a product arrived broken or faulty",

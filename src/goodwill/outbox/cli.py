@@ -89,6 +89,7 @@ def worker_command(
         "outcome_unknown": report.unknown,
         "stale_claims_taken_back": report.requeued_stale,
         "stale_claims_failed": report.failed_stale,
+        "complaint_clocks_breached": report.sla_breaches,
         "reasons": report.reasons,
     }
     if as_json:

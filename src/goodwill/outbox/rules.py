@@ -35,7 +35,7 @@ class SendFacts:
 
     channel: str
     purpose: str
-    created_at: datetime
+    created_at: datetime  # queued, or due (not_before) if later: its age counts from here
     person_exists: bool
     address: str | None
     consent: bool | None  # the change in force for the channel: granted, withdrawn, or never given
@@ -70,18 +70,43 @@ class Fail:
 Decision = Send | Defer | Cancel | Fail
 
 ADDRESS_NAMES = {"email": "email address", "sms": "mobile number", "call": "phone number"}
+# Why a message is written (outbox_messages.purpose). Only "appreciation" counts against the cap.
+APPRECIATION = "appreciation"
+COMPLAINT_REPLY = "complaint_reply"  # an answer to the person's own complaint
+COMPLAINT_SATISFACTION = "complaint_satisfaction"  # the one question after a complaint was resolved
+STAFF = "staff"  # to a member of staff (a digest, an escalation): address on the message, no person
+SERVICE_PURPOSES = frozenset({COMPLAINT_REPLY})
+FOLLOW_UP_PURPOSES = frozenset({COMPLAINT_SATISFACTION})
+PURPOSES = frozenset({APPRECIATION, COMPLAINT_REPLY, COMPLAINT_SATISFACTION, STAFF})
 
 
 def decide(facts: SendFacts, *, now: datetime, rules: SendRules) -> Decision:
-    """Send-time re-check, in this order: the person, the address, consent, suppression, age, cap, hours."""
+    """Send-time re-check, in this order: the person, the address, consent, suppression, age, cap, hours.
+
+    Consent depends on why we write (``purpose``): a thank-you needs consent given for the channel;
+    a reply to the person's own complaint needs none (they asked us), and is stopped only by the
+    suppression list; the follow-up question after a complaint needs consent not to be withdrawn.
+    Mail to a member of staff (``staff``) goes to the address on the message.
+    """
+    if facts.purpose == STAFF:
+        if not facts.address or not facts.address.strip():
+            return Fail("no email address for the member of staff")
+        if now - facts.created_at > timedelta(days=rules.max_age_days):
+            return Cancel(f"not sent within {rules.max_age_days} days")
+        return Send(facts.address.strip())
     if not facts.person_exists:
         return Cancel("the person was erased")
     if not facts.address or not facts.address.strip():
         return Fail(f"no {ADDRESS_NAMES.get(facts.channel, 'address')} on file")
-    if facts.consent is False:
-        return Cancel(f"consent for {facts.channel} was withdrawn")
-    if facts.consent is None and not (facts.channel == "call" and facts.call_requested):
-        return Cancel(f"no consent for {facts.channel}")
+    if facts.purpose not in SERVICE_PURPOSES:
+        if facts.consent is False:
+            return Cancel(f"consent for {facts.channel} was withdrawn")
+        if (
+            facts.consent is None
+            and facts.purpose not in FOLLOW_UP_PURPOSES
+            and not (facts.channel == "call" and facts.call_requested)
+        ):
+            return Cancel(f"no consent for {facts.channel}")
     if facts.suppressed:
         return Cancel("the address is on the suppression list")
     if now - facts.created_at > timedelta(days=rules.max_age_days):

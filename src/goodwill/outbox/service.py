@@ -27,7 +27,7 @@ from goodwill.db import matching, rows_changed
 from goodwill.events.model import Event
 from goodwill.outbox.delivered import OWN_SOURCE, delivery_event_kind
 from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
-from goodwill.outbox.rules import SendFacts, SendRules
+from goodwill.outbox.rules import STAFF, SendFacts, SendRules
 from goodwill.people.model import Person
 from goodwill.people.privacy import tombstone_name
 from goodwill.people.service import consents_in_force
@@ -198,10 +198,12 @@ def load_claimed(
         person = people.get(message.person_id) if message.person_id is not None else None
         kind = kind_for_channel(message.channel)
         address = None
-        if person is not None and kind is not None:
+        if message.purpose == STAFF:
+            address = message.address  # staff mail: the member of staff's address, set when queued
+        elif person is not None and kind is not None:
             address = person.email if kind == "email" else person.phone
         addresses[message.id] = address
-        if address and kind is not None:
+        if address and kind is not None and message.purpose != STAFF:
             wanted[kind].add(address)
     blocked = {
         kind: suppressed(session, secret_key=secret_key, kind=kind, addresses=sorted(found))
@@ -226,7 +228,8 @@ def load_claimed(
                 facts=SendFacts(
                     channel=message.channel,
                     purpose=message.purpose,
-                    created_at=message.created_at,
+                    # A message held back on purpose (a follow-up days later) ages from when it was due.
+                    created_at=max(message.created_at, message.not_before or message.created_at),
                     person_exists=person is not None and person.name != tombstone_name(person.id),
                     address=address,
                     consent=consents.get(message.person_id or -1, {}).get(message.channel),

@@ -39,6 +39,9 @@ from goodwill.people.unsubscribe import make_token, unsubscribe_url
 log = logging.getLogger("goodwill.worker")
 
 
+SLA_SWEEP_SECONDS = 60.0
+
+
 class ClaimLost(Exception):
     """Another worker took the message back (this one was too slow): do not hand it over."""
 
@@ -55,12 +58,13 @@ class WorkerReport:
     requeued_stale: int = 0
     failed_stale: int = 0
     batches: int = 0
+    sla_breaches: int = 0  # complaint clocks found run out by the sweep this worker runs
     reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: WorkerReport) -> None:
         for name in ("sent", "retried", "failed", "cancelled", "deferred", "unknown", "lost"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("requeued_stale", "failed_stale", "batches"):
+        for name in ("requeued_stale", "failed_stale", "batches", "sla_breaches"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, number in other.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + number
@@ -91,8 +95,11 @@ class Worker:
         channels: Sequence[str] | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        sweep_seconds: float | None = None,
     ) -> None:
         self.database = database
+        # How often this worker checks the complaint SLA clocks; None: it does not (another one does).
+        self.sweep_seconds = sweep_seconds
         self.settings = settings
         self.name = name or worker_name()
         self.transports = transports if transports is not None else open_transports(settings)
@@ -114,6 +121,16 @@ class Worker:
         report.failed_stale += found.unknown
         if found.requeued or found.unknown:
             log.warning("took back %d stale claims; %d had been handed over", found.requeued, found.unknown)
+
+    def sweep(self, report: WorkerReport) -> None:
+        """Record complaint clocks that ran out (breach events, escalations), in their own transaction."""
+        from goodwill.complaints.sweep import sweep_sla  # complaints build on the outbox, not the reverse
+
+        with self.database.transaction() as session:
+            found = sweep_sla(session, now=self.clock(), settings=self.settings)
+        report.sla_breaches += len(found.breaches)
+        if found.breaches:
+            log.info("%d complaint clocks ran out; breaches recorded", len(found.breaches))
 
     def run_batch(self, report: WorkerReport) -> int:
         """Claim and process one batch; returns how many messages were claimed."""
@@ -299,7 +316,7 @@ class Worker:
         stop = stop or threading.Event()
         report = WorkerReport()
         reclaim_every = max(1.0, self.settings.delivery.claim_timeout_seconds / 2)
-        next_reclaim = 0.0
+        next_reclaim = next_sweep = 0.0
         try:
             while not stop.is_set():
                 clock = self.clock().timestamp()
@@ -307,6 +324,9 @@ class Worker:
                     if clock >= next_reclaim:
                         self.reclaim(report)
                         next_reclaim = clock + reclaim_every
+                    if self.sweep_seconds is not None and clock >= next_sweep:
+                        self.sweep(report)
+                        next_sweep = clock + self.sweep_seconds
                     claimed = self.run_batch(report)
                 except SQLAlchemyError:
                     # The database restarted or is busy: wait and go on. A claim left half done is
@@ -345,7 +365,14 @@ def run_workers(
 
     def one(index: int) -> None:
         try:
-            worker = Worker(database=database, settings=settings, name=worker_name(index), channels=channels)
+            worker = Worker(
+                database=database,
+                settings=settings,
+                name=worker_name(index),
+                channels=channels,
+                # One thread checks the complaint clocks; breaches are idempotent if processes overlap.
+                sweep_seconds=SLA_SWEEP_SECONDS if index == 0 else None,
+            )
             report = worker.run(once=once, stop=stop, on_batch=on_batch)
             with lock:
                 total.add(report)

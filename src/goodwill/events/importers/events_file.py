@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from goodwill.config import Business, Settings, get_settings
 from goodwill.db import ignoring_duplicates, utcnow
+from goodwill.events.follow_ups import after_new_events
 from goodwill.events.importers.csvfile import Progress
 from goodwill.events.importers.parsing import (
     RowError,
@@ -191,6 +192,7 @@ def _store(session: Session, batch: list[_Row], report: ImportReport, settings: 
     mark_customers(session, [pid for r, pid in zip(keep, person_ids, strict=True) if r.kind == "purchase"])
     if settings.loyalty.enabled and stored:
         award_events(session, event_ids=[event_id for event_id, _ in stored], now=now, settings=settings)
+    after_new_events(session, event_ids=[event_id for event_id, _ in stored], settings=settings)
 
 
 def _staff_ids(session: Session, emails: set[str]) -> dict[str, int]:

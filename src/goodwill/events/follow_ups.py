@@ -1,0 +1,26 @@
+"""What a newly stored event starts besides the bank and loyalty: a complaint to handle, kudos for praise.
+
+Every intake path (the events API, the events importer, the complaint API and mailbox) calls
+``after_new_events`` in the same transaction that stored the events, so a complaint event always has
+its complaint and a praise event that names a member of staff always reaches them. Both steps are
+idempotent (a complaint per event, kudos per event), so running them twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from goodwill.config import Settings
+
+
+def after_new_events(session: Session, *, event_ids: Sequence[int], settings: Settings) -> None:
+    if not event_ids:
+        return
+    # Imported here: both packages build on events, which must not import them at module load.
+    from goodwill.complaints.service import open_for_events
+    from goodwill.team.kudos import route_praise
+
+    open_for_events(session, event_ids=event_ids, settings=settings)
+    route_praise(session, event_ids=event_ids, settings=settings)
