@@ -288,6 +288,7 @@ def test_every_route_but_login_and_home_declares_its_roles(db: Database) -> None
         "/my/loyalty/{token}",
         "/my/loyalty/{token}/redeem",
         "/my/loyalty/{token}/birthday",
+        "/my/complaint/{token}",
     }
     everyone = frozenset(Role)
     assert table[("GET", f"{API_PREFIX}/people")] == everyone
