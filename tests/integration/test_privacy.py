@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,13 @@ from typer.testing import CliRunner
 
 from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.cli import app
+from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply
+from goodwill.complaints.service import NewComplaint, open_complaint, resolve
 from goodwill.config import Settings, load_settings
 from goodwill.db import Database
 from goodwill.events.importers.service import import_events, import_orders
 from goodwill.events.model import Event, Order
+from goodwill.events.service import NewEvent, record_event
 from goodwill.insights.model import InsightMilestone, InsightScore
 from goodwill.insights.pipeline import ScoreOptions
 from goodwill.insights.service import score_people
@@ -50,6 +53,10 @@ from goodwill.people.service import (
 )
 from goodwill.people.suppression import is_suppressed
 from goodwill.planner.model import PlanHoldout, PlanItem
+from goodwill.team.kudos import give_kudos, route_praise
+from goodwill.team.model import Kudos, StaffNotice
+from goodwill.team.notices import notify
+from goodwill.team.teams import add_member, create_team
 from goodwill.web.api import API_PREFIX
 from goodwill.web.model import IdempotencyRecord
 
@@ -62,6 +69,9 @@ CY_STRINGS = [
     "cy moss", "moss", "cy@example.com", "cy.old@example.net", "7700 900123", "447700900123",
     "cyrus", "thornbury", "bs35 1aa", "cast-iron kettles", "bristol market", "tin arrived dented",
     "granny", "crm-cy-7781", "zendesk-cy", "orchard row", "bs35 2xy", "trk-cy-55", "kettle club",
+    # Planted in their complaint, its replies, log and staff notices, and in kudos from their praise.
+    "wobbly handle", "cracked spout", "replacement spout", "sorry about the spout", "samovar",
+    "still waiting",
 ]  # fmt: skip
 # Cy's rewards go to their grandmother, at an address found nowhere else.
 GRANNY = ShipTo(
@@ -91,6 +101,8 @@ def _settings(db: Database) -> Settings:
         secret_key=SECRET,
         business={"name": "Teapot & Co", "timezone": "Europe/London", "currency": "GBP"},
         planner={"policy": {"holdout_share": "0"}},
+        # The follow-up question after a resolution is another message; the counts here leave it out.
+        complaints={"satisfaction_follow_up": False},
     )
 
 
@@ -99,7 +111,7 @@ def _business(db: Database, tmp_path: Path, *, plan: bool = True) -> tuple[Setti
     stored API answers; returns the settings and the ids of Cy (to erase) and Ann (the control)."""
     settings = _settings(db)
     maya = add_user(db, "maya@shop.test", "agent", name="Maya Gold")
-    add_user(db, "max@shop.test", "manager", name="Max Stone")
+    max_ = add_user(db, "max@shop.test", "manager", name="Max Stone")
     (tmp_path / "orders.csv").write_text(ORDERS_CSV)
     (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
     with db.transaction() as s:
@@ -117,6 +129,7 @@ def _business(db: Database, tmp_path: Path, *, plan: bool = True) -> tuple[Setti
             record_consent(s, person_id=person.id, channel="email", granted=True, source="test")
         cy_id, ann_id = cy.id, ann.id
     _loyalty(db, settings, cy_id, ann_id, maya)
+    _complaints_and_praise(db, settings, cy_id, ann_id, maya, max_)
     if not plan:
         return settings, cy_id, ann_id
     with db.transaction() as s:
@@ -183,6 +196,64 @@ def _loyalty(db: Database, settings: Settings, cy_id: int, ann_id: int, maya: in
                                 response_body=answer))  # fmt: skip
 
 
+def _complaints_and_praise(
+    db: Database, settings: Settings, cy_id: int, ann_id: int, maya: int, boss: int
+) -> None:
+    """Cy complains (answered, resolved, escalated, a colleague thanked for it) and praises Maya;
+    Ann complains too (the control)."""
+    at = datetime(2026, 11, 12, 10, 0, tzinfo=UTC)
+    spout = "The cracked spout leaks everywhere"
+    with db.transaction() as s:
+        floor = create_team(s, name="Shop floor", manager_id=boss)
+        add_member(s, team_id=floor.id, user_id=maya)
+        new = NewComplaint(
+            body=spout, subject="Wobbly handle too", source="api", source_id="c-cy-1", received_at=at,
+            person_id=cy_id, assignee_id=maya,
+        )  # fmt: skip
+        complaint, _ = open_complaint(s, new=new, settings=settings)
+        ann_new = NewComplaint(
+            body="The oolong tin was stale",
+            source="api",
+            source_id="c-ann-1",
+            received_at=at,
+            person_id=ann_id,
+        )
+        open_complaint(s, new=ann_new, settings=settings)
+        for status, subject in (
+            ("queued", "Sorry about the spout, Cyrus"),
+            ("draft", "Sorry about the spout"),
+        ):
+            s.add(
+                ComplaintReply(
+                    complaint_id=complaint.id, kind="first_response", channel="email", subject=subject,
+                    body="Thank you for telling us about the cracked spout.", status=status,
+                    check_problems=[{"kind": "generic", "quote": "cracked spout"}],
+                )
+            )  # fmt: skip
+        resolve(
+            s, complaint_id=complaint.id, resolution="Posted a replacement spout", by_user_id=maya,
+            now=at + timedelta(hours=5), settings=settings,
+        )  # fmt: skip
+        complaint.satisfaction, complaint.satisfaction_at = "partly", at + timedelta(days=3)
+        notify(
+            s, user_id=boss, kind="escalation", key=f"escalation:{complaint.id}:resolution",
+            text="Cy Moss is still waiting about the cracked spout", link=f"/complaints/{complaint.id}",
+        )  # fmt: skip
+        give_kudos(
+            s, from_user_id=boss, to_user_id=maya, reason="Calmed things down over the wobbly handle",
+            settings=settings, now=at + timedelta(hours=6), complaint_id=complaint.id,
+        )  # fmt: skip
+        praise, _ = record_event(
+            s,
+            NewEvent(
+                person_id=cy_id, kind="praise", occurred_at=at, source="shop", source_id="praise-1",
+                staff_id=maya, text="Maya found me the brass samovar",
+            ),
+        )  # fmt: skip
+        assert route_praise(s, event_ids=[praise.id], settings=settings) == 1
+        notify(s, user_id=boss, kind="digest", key="digest:2026-W46", text="Your team this week: 1 person")
+
+
 def every_text(db: Database) -> Iterator[tuple[str, str, str]]:
     """(table, column, text) for every non-null value of every table, numbers and JSON included."""
     with db.reading() as s:
@@ -244,6 +315,15 @@ def numbers(db: Database, person_id: int) -> dict[str, Any]:
                 s.execute(select(Redemption.reward_id, Redemption.points, Redemption.status).where(
                     Redemption.person_id == person_id)).all()
             ),
+            "complaints": s.execute(select(Complaint.status, Complaint.priority, Complaint.received_at,
+                Complaint.first_responded_at, Complaint.resolved_at, Complaint.resolved_by_id,
+                Complaint.resolution_due_at, Complaint.satisfaction).where(Complaint.person_id == person_id)
+                .order_by(Complaint.id)).all(),
+            # The team's statistics: every kudos (erasure unlinks them from the person) and the trail.
+            "kudos": s.execute(select(Kudos.to_user_id, Kudos.from_kind, Kudos.points, Kudos.created_at)
+                               .order_by(Kudos.id)).all(),
+            "trail": total(func.count(ComplaintReply.id)) + total(func.count(ComplaintLog.id))
+            + total(func.count(StaffNotice.id)),
         }  # fmt: skip
 
 
@@ -264,7 +344,17 @@ def test_export_holds_everything_and_is_plain_json(db: Database, tmp_path: Path)
         data = export_person(s, person_ref="cy@example.COM", currency="GBP", secret_key=SECRET)
         counts = {
             m.__tablename__: s.scalar(select(func.count()).select_from(m).where(m.person_id == cy_id))
-            for m in (Event, Order, BankEntry, InsightMilestone, PlanItem, Note, Message, ConsentChange)
+            for m in (
+                Event,
+                Order,
+                BankEntry,
+                InsightMilestone,
+                PlanItem,
+                Note,
+                Message,
+                ConsentChange,
+                Complaint,
+            )
         }
     again = json.loads(json.dumps(data))  # no default=: everything is plain JSON already
     assert again == data
@@ -324,6 +414,25 @@ def test_export_holds_everything_and_is_plain_json(db: Database, tmp_path: Path)
     )
     assert shipped["ship_to"]["line1"] == "4 Orchard Row" and returned["status"] == "refunded"
     assert returned["history"][-1]["reason"] == "returned: Orchard Row has no letterbox"
+    # The complaints (the one from the imported event and the one with a reply), kudos from their praise.
+    complaints = {c["source"]: c for c in data["complaints"]}
+    assert set(complaints) == {"events", "api"} and len(data["complaints"]) == counts["complaints"]
+    theirs = complaints["api"]
+    assert (theirs["subject"], theirs["body"], theirs["status"]) == (
+        "Wobbly handle too", "The cracked spout leaks everywhere", "resolved")  # fmt: skip
+    assert (theirs["resolution"], theirs["satisfaction"]) == ("Posted a replacement spout", "partly")
+    assert theirs["received_at"] == "2026-11-12T10:00:00+00:00" and theirs["resolved_at"].startswith(
+        "2026-11-12T15"
+    )
+    assert [r["subject"] for r in theirs["replies"]] == [
+        "Sorry about the spout, Cyrus",
+        "Sorry about the spout",
+    ]
+    assert "Posted a replacement spout" in [step["detail"] for step in theirs["log"]]
+    assert complaints["events"]["body"] == "Tin arrived dented at Thornbury"
+    assert sorted(k["reason"] for k in data["kudos"]) == [
+        "Calmed things down over the wobbly handle", "Maya found me the brass samovar"]  # fmt: skip
+    assert "oolong" not in json.dumps(data)  # Ann's complaint is hers
     assert data["erasure"] is None
     with db.reading() as s, pytest.raises(PersonNotFound):
         export_person(s, person_ref="nobody@example.com")
@@ -350,10 +459,17 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
     blanked = {t: n for t, n in report.blanked.items() if t.startswith("loyalty")}
     assert blanked == {"loyalty_accounts": 1, "loyalty_entries": 4, "loyalty_redemptions": 2}
     assert report.kept["events"] == before["person_events"][0] and report.kept["bank_entries"] > 0
+    trail = {t: n for t, n in report.blanked.items() if t.startswith(("complaint", "kudos", "staff"))}
+    assert trail.pop("complaint_log") >= 3  # received, assigned, resolved (and what else was logged)
+    # Both their complaints; both replies; both kudos; the escalation, praise (to Maya and Max) and
+    # kudos notices, and not Max's digest notice.
+    assert trail == {"complaints": 2, "complaint_replies": 2, "kudos": 2, "staff_notices": 4}
+    assert report.kept["complaints"] == 2
     assert "Cy" not in json.dumps(report.as_dict())
 
     assert leaks(db, CY_STRINGS) == []
     assert leaks(db, ["ann lee", "ann@example.com", "loves oolong"]), "the control: Ann is untouched"
+    assert {t for t, _, _ in leaks(db, ["oolong tin was stale"])} >= {"complaints", "events"}
     assert numbers(db, cy_id) == before and numbers(db, ann_id) == ann_before
     with db.reading() as s:
         for address in (CY_EMAIL, "cy@example.com", "cy.old@example.net"):
@@ -380,6 +496,14 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
             record["erasure"]["note"] == "erased by staff:boss@shop.test: asked to be forgotten (ticket 77)"
         )
         assert record["person"]["email"] is None and record["people"]["identities"] == []
+        assert record["kudos"] == [next(k for k in record["kudos"] if k["complaint_id"])]  # unlinked from Cy
+        replies = s.scalars(select(ComplaintReply).order_by(ComplaintReply.id)).all()
+        assert [(r.status, r.subject, r.body) for r in replies] == [("queued", "", ""), ("discarded", "", "")]
+        assert (
+            s.scalars(select(StaffNotice.text).where(StaffNotice.kind == "digest"))
+            .one()
+            .startswith("Your team")
+        )
 
     # Twice is harmless, by id or by the email that no longer leads anywhere.
     with db.transaction() as s:

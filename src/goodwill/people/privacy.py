@@ -4,7 +4,8 @@ Erasure keeps the business's numbers and removes the person. The ``people`` row 
 tombstone ("erased person #42", kind kept, every detail cleared) so that events, orders, bank
 entries and insight scores keep their amounts, kinds and times under an id that no longer leads to
 anyone. Every free text that may quote them (event texts, notes, facts, plan evidence, messages,
-consent notes, order items, stored API answers) is blanked or deleted, their identities are deleted
+consent notes, order items, stored API answers, complaints and their replies, log and staff notices,
+kudos from their praise) is blanked or deleted, their identities are deleted
 (the same email imported again makes a new person) and their addresses go on the suppression list
 as keyed hashes, so that new person is never contacted either.
 
@@ -27,6 +28,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.model import BankEntry, BankStanding
+from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply, ReplyStatus
 from goodwill.db import Base, as_utc, rows_changed, utcnow
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore
@@ -46,6 +48,7 @@ from goodwill.people.model import (
 from goodwill.people.service import PersonNotFound, get_person
 from goodwill.people.suppression import address_hash, kind_for_channel, normalise_phone, suppress
 from goodwill.planner.model import PlanHoldout, PlanItem
+from goodwill.team.model import Kudos, StaffNotice
 from goodwill.web.model import IdempotencyRecord
 
 EXPORT_SCHEMA = "goodwill.person-export"
@@ -87,6 +90,9 @@ PERSON_TABLES: dict[str, str] = {
     "loyalty_accounts": "birthday cleared; balance, tier and totals kept",
     "loyalty_entries": "notes cleared; points, kinds, expiries and times kept",
     "loyalty_redemptions": "shipping address, tracking and any words in the history cleared; points kept",
+    "complaints": "subject, body and resolution cleared, with their replies' subject and body (drafts "
+    "discarded), the log's details and the staff notices about them; status, clocks and satisfaction kept",
+    "kudos": "the reason (their praise) cleared and the link to them removed; the thanks and points kept",
 }
 # What a redemption's history keeps after erasure: the steps, not what anyone wrote about them.
 HISTORY_KEYS = ("status", "at", "by")
@@ -186,6 +192,9 @@ def export_person(
         "notes": _rows(session, Note, Note.person_id == pid, Note.id),
         "outbox": [{**m, "attempts": attempts.get(m["id"], [])} for m in messages],
         "loyalty": _loyalty(session, pid),
+        "complaints": _complaints(session, pid),
+        # Thanks to staff that came from their praise (or about their complaints): the reason quotes them.
+        "kudos": _rows(session, Kudos, _their_kudos(pid), Kudos.id),
         "erasure": {"at": erasure[0]["at"], "note": erasure[0]["note"]} if erasure else None,
     }
 
@@ -204,6 +213,31 @@ def _loyalty(session: Session, pid: int) -> dict[str, Any]:
             for r in _rows(session, Redemption, Redemption.person_id == pid, Redemption.id)
         ],
     }
+
+
+def _their_complaints(pid: int) -> Any:
+    return select(Complaint.id).where(Complaint.person_id == pid)
+
+
+def _their_kudos(pid: int) -> ColumnElement[bool]:
+    return or_(Kudos.person_id == pid, Kudos.complaint_id.in_(_their_complaints(pid)))
+
+
+def _complaints(session: Session, pid: int) -> list[dict[str, Any]]:
+    """Their complaints, each with the replies written to them and what happened to it."""
+    mine = _their_complaints(pid)
+    replies: dict[int, list[dict[str, Any]]] = {}
+    for reply in _rows(session, ComplaintReply, ComplaintReply.complaint_id.in_(mine), ComplaintReply.id):
+        replies.setdefault(reply["complaint_id"], []).append(reply)
+    log: dict[int, list[dict[str, Any]]] = {}
+    for step in _rows(
+        session, ComplaintLog, ComplaintLog.complaint_id.in_(mine), ComplaintLog.at, ComplaintLog.id
+    ):
+        log.setdefault(step["complaint_id"], []).append(step)
+    return [
+        {**c, "replies": replies.get(c["id"], []), "log": log.get(c["id"], [])}
+        for c in _rows(session, Complaint, Complaint.person_id == pid, Complaint.received_at, Complaint.id)
+    ]
 
 
 def _addresses(session: Session, person: Person) -> dict[str, set[str]]:
@@ -436,7 +470,7 @@ def erase_person(
         or 0
         for model in (
             Event, Order, BankEntry, InsightMilestone, PlanItem, PlanHoldout, Note, Message,
-            LoyaltyEntry, Redemption,
+            LoyaltyEntry, Redemption, Complaint,
         )
     }  # fmt: skip
     return ErasureReport(
@@ -451,6 +485,40 @@ def erase_person(
         blanked={table: n for table, n in blanked.items() if n},
         kept=kept,
     )
+
+
+def _blank_complaint_trail(session: Session, pid: int) -> dict[str, int]:
+    """Clear what quotes their complaints and praise: replies, the log, kudos reasons, staff notices.
+
+    The rows stay (with their times, kinds, statuses and points) so the team's totals do not move."""
+    mine = _their_complaints(pid)
+
+    def reply(r: ComplaintReply) -> bool:
+        discarded = r.status == ReplyStatus.draft and _set(r, status=ReplyStatus.discarded.value)
+        return _set(r, subject="", body="", check_problems=[]) or discarded
+
+    def changed(model: Any, where: Any, change: Any) -> int:
+        return sum(
+            bool(change(row)) for row in session.scalars(select(model).where(where).order_by(model.id))
+        )
+
+    kudos_ids = list(session.scalars(select(Kudos.id).where(_their_kudos(pid))))
+    complaint_ids = list(session.scalars(mine))
+    quoting = [StaffNotice.link.in_([f"/complaints/{c}" for c in complaint_ids])]
+    quoting += [StaffNotice.key.like(f"escalation:{c}:%") for c in complaint_ids]
+    quoting.append(StaffNotice.key.in_([f"{kind}:{k}" for k in kudos_ids for kind in ("praise", "kudos")]))
+    return {
+        "complaint_replies": changed(ComplaintReply, ComplaintReply.complaint_id.in_(mine), reply),
+        "complaint_log": changed(
+            ComplaintLog, ComplaintLog.complaint_id.in_(mine), lambda e: _set(e, detail="")
+        ),
+        "kudos": changed(
+            Kudos,
+            _their_kudos(pid),
+            lambda k: _set(k, reason="", person_id=k.person_id if k.person_id != pid else None),
+        ),
+        "staff_notices": changed(StaffNotice, or_(*quoting), lambda n: _set(n, text="")),
+    }
 
 
 def _blank(
@@ -508,6 +576,13 @@ def _blank(
         return _set(r, ship_to=None, tracking=None, history=steps) or renamed
 
     each(Redemption, redemption)
+
+    def complaint(c: Complaint) -> bool:
+        renamed = _mentions(c.source_id, in_ids) and _set(c, source_id=_opaque(secret_key, c.source_id))
+        return _set(c, subject="", body="", resolution=None if c.resolution is None else "") or renamed
+
+    each(Complaint, complaint)
+    counts.update(_blank_complaint_trail(session, pid))
     account = session.get(LoyaltyAccount, pid)
     counts["loyalty_accounts"] = int(
         account is not None and _set(account, birthday_month=None, birthday_day=None)
