@@ -245,6 +245,9 @@ def demo(
 
 def _register_subcommands() -> None:
     from goodwill.bank.cli import bank_app
+    from goodwill.complaints.cli import app as complaints_app
+    from goodwill.complaints.mailbox_cli import fetch as fetch_mail_command
+    from goodwill.complaints.themes_cli import themes_command
     from goodwill.events.cli import import_app
     from goodwill.insights.cli import insights_app
     from goodwill.loyalty.cli import loyalty_app
@@ -254,7 +257,8 @@ def _register_subcommands() -> None:
     from goodwill.outbox.cli import outbox_app, worker_command
     from goodwill.people.cli import erase_command, export_command
     from goodwill.planner.cli import plan_command
-    from goodwill.team.cli import user_app
+    from goodwill.team.cli import team_app, user_app
+    from goodwill.team.digest_cli import digest_command
 
     app.add_typer(import_app, name="import")
     app.add_typer(user_app, name="user")
@@ -267,6 +271,11 @@ def _register_subcommands() -> None:
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(calls_app, name="calls")
     app.add_typer(cards_app, name="cards")
+    complaints_app.command("fetch")(fetch_mail_command)
+    complaints_app.command("themes")(themes_command)
+    app.add_typer(complaints_app, name="complaints")
+    team_app.command("digest")(digest_command)
+    app.add_typer(team_app, name="team")
     people_app.command("export")(export_command)
     people_app.command("erase")(erase_command)
 

@@ -3,6 +3,10 @@
 from fastapi import APIRouter
 
 from goodwill.bank.pages import router as bank_router
+from goodwill.complaints.pages import router as complaints_router
+from goodwill.complaints.reply_pages import public_router as complaint_answer_router
+from goodwill.complaints.reply_pages import router as complaint_reply_router
+from goodwill.complaints.themes_pages import router as complaint_themes_router
 from goodwill.insights.pages import router as insights_router
 from goodwill.loyalty.customer import router as loyalty_customer_router
 from goodwill.loyalty.pages import router as loyalty_router
@@ -10,6 +14,8 @@ from goodwill.notes.pages import router as notes_router
 from goodwill.outbox.call_pages import router as calls_router
 from goodwill.people.unsubscribe_pages import router as unsubscribe_router
 from goodwill.planner.pages import router as today_router
+from goodwill.team.digest_pages import router as team_digest_router
+from goodwill.team.pages import router as team_router
 from goodwill.web.pages import auth, people
 
 pages_router = APIRouter()
@@ -23,3 +29,9 @@ pages_router.include_router(calls_router)
 pages_router.include_router(unsubscribe_router)
 pages_router.include_router(loyalty_router)
 pages_router.include_router(loyalty_customer_router)
+pages_router.include_router(complaint_themes_router)
+pages_router.include_router(complaints_router)
+pages_router.include_router(complaint_reply_router)
+pages_router.include_router(complaint_answer_router)
+pages_router.include_router(team_digest_router)
+pages_router.include_router(team_router)
