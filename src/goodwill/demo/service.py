@@ -17,6 +17,7 @@ from goodwill.db import Database
 from goodwill.demo import catalogue as cat
 from goodwill.demo.generate import SHOPIFY_HEADERS, DemoBusiness, generate
 from goodwill.demo.loyalty import LoyaltyDemo, load_loyalty
+from goodwill.demo.team import load_team
 from goodwill.events.importers.service import ImportReport, import_events, import_orders
 from goodwill.insights.pipeline import ScoreOptions
 from goodwill.insights.service import score_people
@@ -119,6 +120,8 @@ def load_demo(
         score_people(s, business=business, options=ScoreOptions(as_of=now.astimezone(business.tz).date()))
     step("Awarding loyalty points, birthdays and tiers; stocking the rewards catalogue")
     loyalty = load_loyalty(db=db, settings=settings, seed=seed, now=now)
+    step("Forming the shop-floor team, thanking colleagues, grouping complaints into themes")
+    load_team(db=db, settings=settings, now=now)
     step("Planning today's thank-yous and drafting their notes")
     with db.transaction() as s:
         plan_and_draft(s, day=now.astimezone(business.tz).date(), settings=settings)

@@ -1,4 +1,5 @@
-"""What a newly stored event starts besides the bank and loyalty: a complaint to handle, kudos for praise.
+"""What a newly stored event starts besides the bank and loyalty: a complaint to handle (or one
+resolved elsewhere to close), kudos for praise.
 
 Every intake path (the events API, the events importer, the complaint API and mailbox) calls
 ``after_new_events`` in the same transaction that stored the events, so a complaint event always has
@@ -19,8 +20,10 @@ def after_new_events(session: Session, *, event_ids: Sequence[int], settings: Se
     if not event_ids:
         return
     # Imported here: both packages build on events, which must not import them at module load.
+    from goodwill.complaints.history import close_for_events
     from goodwill.complaints.service import open_for_events
     from goodwill.team.kudos import route_praise
 
     open_for_events(session, event_ids=event_ids, settings=settings)
+    close_for_events(session, event_ids=event_ids)
     route_praise(session, event_ids=event_ids, settings=settings)
