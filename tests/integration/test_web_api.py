@@ -101,6 +101,22 @@ def test_unknown_people_are_404_with_a_message(db: Database) -> None:
         assert answer.json() == {"detail": "no person with id or email '999'"}
 
 
+def test_values_the_database_cannot_hold_are_the_callers_error_not_ours(db: Database) -> None:
+    """An id past 64 bits or a NUL character reaches the database as given: a 422, never a 500."""
+    agent_client = logged_in_agent(db)
+    huge = 2**64 + 5
+    for method, path, json in [
+        ("GET", f"{P}/{huge}", None),
+        ("GET", f"{P}/{huge}/events", None),
+        ("POST", f"{API_PREFIX}/events", {"kind": "note", "occurred_at": "2026-01-01T00:00:00Z",
+                                          "person_id": huge}),
+    ]:  # fmt: skip
+        answer = agent_client.request(method, path, json=json)
+        assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
+    page = agent_client.get(f"/people/{huge}")
+    assert page.status_code in (404, 422)
+
+
 def test_facts_and_consent(db: Database) -> None:
     agent_client = logged_in_agent(db)
     pid = agent_client.post(P, json={"name": "Amélie"}).json()["id"]

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from goodwill.people.service import PersonNotFound
@@ -111,6 +112,21 @@ async def on_replay(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+async def on_unstorable_value(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (an id past 64 bits, a NUL character in text): the caller's
+    input, refused as such rather than as our failure. Routes should bound their inputs; this is the
+    net under them."""
+    log.warning(
+        "refused a value the database cannot store (%s) on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+    )
+    return error_response(
+        request, 422, "a value is out of range or contains characters that cannot be stored"
+    )
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     # The exception's message can quote SQL parameters (personal data): log its type and where, not its text.
     where = "".join(traceback.format_tb(exc.__traceback__))
@@ -132,4 +148,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IdempotencyConflict, on_idempotency_conflict)
     app.add_exception_handler(IdempotencyKeyInvalid, on_idempotency_key_invalid)
     app.add_exception_handler(IdempotentReplay, on_replay)
+    app.add_exception_handler(OverflowError, on_unstorable_value)
+    app.add_exception_handler(DataError, on_unstorable_value)
     app.add_exception_handler(Exception, on_unexpected)
