@@ -2,7 +2,8 @@
 
 It speaks just what ``goodwill complaints fetch`` needs, over a real socket and imaplib on the
 other end: CAPABILITY, NOOP, STARTTLS (when given a TLS context), LOGIN, SELECT, SEARCH UNSEEN,
-FETCH BODY.PEEK[] (and BODY[], which sets \\Seen as RFC 3501 says), STORE +FLAGS[.SILENT], each of
+FETCH BODY.PEEK[] (and BODY[], which sets \\Seen as RFC 3501 says) with INTERNALDATE (when the
+server received the message: ``add(raw, arrived=...)``, now by default), STORE +FLAGS[.SILENT], each of
 the last three also as UID commands, and LOGOUT. One folder, INBOX. Every command line received is
 kept in ``commands`` so a test can check what the client asked for.
 
@@ -16,6 +17,7 @@ import re
 import ssl
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 
@@ -24,6 +26,17 @@ class Stored:
     uid: int
     raw: bytes
     flags: set[str] = field(default_factory=set)
+    arrived: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_SERVER_ZONE = timezone(-timedelta(hours=5))  # INTERNALDATE in the server's zone, not UTC, as many do
+
+
+def internal_date(when: datetime) -> str:
+    """RFC 3501 date-time: a space-padded day, the month's name, the zone as +hhmm."""
+    local = when.astimezone(_SERVER_ZONE)
+    return f'"{local.day:2d}-{_MONTHS[local.month - 1]}-{local:%Y %H:%M:%S %z}"'
 
 
 _LOGIN = re.compile(r'^(?:"((?:[^"\\]|\\.)*)"|(\S+)) (?:"((?:[^"\\]|\\.)*)"|(\S+))$')
@@ -54,10 +67,13 @@ class ImapServer:
         self.server: asyncio.Server | None = None
 
     # --- for tests ---
-    def add(self, raw: bytes, *, seen: bool = False) -> int:
+    def add(self, raw: bytes, *, seen: bool = False, arrived: datetime | None = None) -> int:
         with self.lock:
             uid = (self.messages[-1].uid if self.messages else 100) + 1  # UIDs need not start at 1
-            self.messages.append(Stored(uid, raw, {"\\Seen"} if seen else set()))
+            stored = Stored(uid, raw, {"\\Seen"} if seen else set())
+            if arrived is not None:
+                stored.arrived = arrived
+            self.messages.append(stored)
             return uid
 
     def seen(self, uid: int) -> bool:
@@ -196,15 +212,20 @@ class ImapServer:
                 return [f"* SEARCH {' '.join(map(str, hits))}".rstrip(), f"{tag} OK {name} done"]
             if command == "FETCH":
                 numbers, _, what = args.partition(" ")
-                item = what.strip("()").upper()
-                if item not in ("BODY.PEEK[]", "BODY[]"):
-                    return [f"{tag} BAD only BODY.PEEK[] and BODY[] here"]
+                items = what.strip("()").upper().split()
+                body_items = [i for i in items if i in ("BODY.PEEK[]", "BODY[]")]
+                if len(body_items) != 1 or set(items) - {"BODY.PEEK[]", "BODY[]", "INTERNALDATE", "UID"}:
+                    return [f"{tag} BAD only BODY.PEEK[] or BODY[], with INTERNALDATE and UID, here"]
                 lines: list[str | bytes] = []
                 for number, message in self._pick(numbers, by_uid=by_uid):
-                    if item == "BODY[]":
+                    if body_items == ["BODY[]"]:
                         with self.lock:
                             message.flags.add("\\Seen")
-                    head = f"* {number} FETCH (UID {message.uid} BODY[] {{{len(message.raw)}}}\r\n".encode()
+                    parts = [f"UID {message.uid}"]  # a UID FETCH always answers with the UID
+                    for item in items:  # in the order asked, as servers do; the literal is last here
+                        if item == "INTERNALDATE":
+                            parts.append(f"INTERNALDATE {internal_date(message.arrived)}")
+                    head = f"* {number} FETCH ({' '.join(parts)} BODY[] {{{len(message.raw)}}}\r\n".encode()
                     lines.append(head + message.raw + b")\r\n")
                 return [*lines, f"{tag} OK {name} done"]
             if command == "STORE":

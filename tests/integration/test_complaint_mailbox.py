@@ -2,6 +2,8 @@
 
 Good mail opens complaints linked to people (an unknown sender becomes a prospect) and is marked
 read only after the commit; bad mail is left unread with its reason; fetching again opens nothing new.
+The SLA clocks start when the mail reached us, whatever its Date: header says; one message the
+database refuses is rejected alone and does not hold back the rest of its batch.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import mailbox
 import os
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -19,14 +23,15 @@ from pathlib import Path
 import pytest
 import typer
 from imap_server import ImapServer
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from goodwill.complaints.mailbox import FetchReport, MailboxError, fetch_mail
 from goodwill.complaints.mailbox_cli import app as mailbox_app
-from goodwill.complaints.model import Complaint
+from goodwill.complaints.model import Complaint, ComplaintLog
+from goodwill.complaints.service import sweep_sla
 from goodwill.config import Settings, load_settings
-from goodwill.db import Database
+from goodwill.db import Database, utcnow
 from goodwill.events.model import Event
 from goodwill.people.model import Person
 from goodwill.people.service import PersonRecord, create_person
@@ -220,6 +225,136 @@ def test_cli_fetch_reports_as_json_and_as_text(
     assert missing.exit_code == 2 and "no mailbox" in missing.stderr
 
 
+def dated_2024(raw: bytes) -> bytes:
+    """The same email, its Date: header written by a mail program whose clock says 2024."""
+    return raw.replace(b"Mon, 23 Nov 2026 09:15:00 +0000", b"Mon, 25 Nov 2024 09:15:00 +0000")
+
+
+def deliver(path: Path, name: str, raw: bytes) -> None:
+    """A message file in new/ under exactly this name, as a delivery agent writes it."""
+    (path / "new" / name).write_bytes(raw)
+
+
+def received_times(db: Database) -> dict[str, datetime]:
+    return {c.source_id: c.received_at for c, _ in complaints(db)}
+
+
+def no_breaches_now(db: Database, settings: Settings) -> None:
+    with db.transaction() as s:
+        report = sweep_sla(s, now=utcnow(), settings=settings)
+    assert report.breaches == [], report.breaches
+    with db.reading() as s:
+        breached = s.scalars(select(Event.id).where(Event.kind == "complaint_sla_breached")).all()
+    assert breached == []
+
+
+def test_the_sla_clock_starts_when_the_mail_reached_the_maildir_not_at_its_date_header(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "dated"
+    mailbox.Maildir(str(path), create=True).close()
+    delivered = int(time.time()) - 3600  # an hour ago: no clock can have run out yet
+    deliver(path, f"{delivered}.M5000P77Q1.mx1", dated_2024(ANN))  # 5 ms past the second
+    deliver(path, "17323533001234.copied-by-hand", dated_2024(BO))  # no time in the name: the file's mtime
+    os.utime(path / "new" / "17323533001234.copied-by-hand", (delivered - 60, delivered - 60))
+    ahead = dated_2024(mail("cy@example.com", "The tin was dented.", message_id="<cy-1@example.com>"))
+    deliver(path, f"{int(time.time()) + 86_400}.M1P1Q1.mx1", ahead)  # the delivering clock ran ahead
+    settings = settings_for(db)
+    before = utcnow()
+    report = fetch_mail(database=db, settings=settings, url=f"maildir://{path}")
+    after = utcnow()
+    assert report.opened == 3, report.rejected
+    received = received_times(db)
+    assert received["<ann-1@example.com>"] == datetime.fromtimestamp(delivered, UTC).replace(
+        microsecond=5_000
+    )
+    assert received["<bo-1@example.net>"] == datetime.fromtimestamp(delivered - 60, UTC)
+    assert before <= received["<cy-1@example.com>"] <= after  # never in the future: when we read it
+    no_breaches_now(db, settings)  # a 2024 Date: header would have breached both clocks at once
+    with db.reading() as s:
+        notes = s.scalars(select(ComplaintLog.detail).where(ComplaintLog.action == "email dated")).all()
+    assert len(notes) == 3 and all("2024" in note and "their mail program" in note for note in notes)
+
+
+def test_nul_bytes_do_not_block_the_mailbox(db: Database, tmp_path: Path) -> None:
+    """PostgreSQL refuses NUL in text: taken out of every field, the message opens like any other."""
+    box = mailbox.Maildir(str(tmp_path / "nul"), create=True)
+    nul = mail("Di\x00 Fox <di@example.com>", "The lid\x00 is cracked.", message_id="<nul-1@example.com>")
+    nul = nul.replace(b"Subject: A problem", b"Subject: A\x00 problem")
+    keys = [box.add(raw) for raw in (ANN, nul, BO)]
+    box.close()
+    report = fetch_mail(database=db, settings=settings_for(db), url=f"maildir://{tmp_path / 'nul'}")
+    assert (report.opened, report.rejected) == (3, [])
+    [(complaint, di)] = [(c, p) for c, p in complaints(db) if c.source_id == "<nul-1@example.com>"]
+    assert (complaint.body, complaint.subject, di.name) == ("The lid is cracked.", "A problem", "Di Fox")
+    assert all(where(tmp_path / "nul", key) == ("cur", "S") for key in keys)
+
+
+@pytest.fixture
+def poisoned_subject(db: Database) -> Iterator[str]:
+    """A trigger that makes the database refuse any complaint with this subject (dropped afterwards:
+    the PostgreSQL test database is shared by the whole run)."""
+    with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'refused by a trigger'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON complaints "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON complaints WHEN NEW.subject = 'poison' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+                )
+            )
+    try:
+        yield "poison"
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "DROP TRIGGER IF EXISTS refuse_poison"
+                    + (" ON complaints" if db.dialect == "postgresql" else "")
+                )
+            )
+            if db.dialect == "postgresql":
+                conn.execute(text("DROP FUNCTION IF EXISTS refuse_poison()"))
+
+
+def test_a_message_the_database_refuses_is_rejected_alone_and_the_batch_is_kept(
+    db: Database, tmp_path: Path, poisoned_subject: str
+) -> None:
+    box = mailbox.Maildir(str(tmp_path / "poison"), create=True)
+    bad = mail(
+        "eve@example.com", "Something odd.", message_id="<eve-1@example.com>", subject=poisoned_subject
+    )
+    ann, refused, bo = box.add(ANN), box.add(bad), box.add(BO)
+    box.close()
+    url = f"maildir://{tmp_path / 'poison'}"
+    report = fetch_mail(database=db, settings=settings_for(db), url=url, batch_size=50)
+    assert (report.read, report.opened) == (3, 2)
+    [rejected] = report.rejected
+    assert rejected.key == refused and rejected.sender == "eve@example.com"
+    assert "could not store it" in rejected.reason and "refused by a trigger" in rejected.reason
+    assert {c.source_id for c, _ in complaints(db)} == {"<ann-1@example.com>", "<bo-1@example.net>"}
+    with db.reading() as s:  # nothing of the refused one is left behind: no person, no event
+        assert s.scalars(select(Person.id).where(Person.email == "eve@example.com")).all() == []
+        assert len(s.scalars(select(Event.id).where(Event.kind == "complaint")).all()) == 2
+    assert where(tmp_path / "poison", ann) == where(tmp_path / "poison", bo) == ("cur", "S")
+    assert where(tmp_path / "poison", refused) == ("new", "")  # left unread for a person to look at
+    again = fetch_mail(database=db, settings=settings_for(db), url=url)
+    assert (again.read, again.opened, len(again.rejected)) == (1, 0, 1)
+
+
 # --- IMAP ---------------------------------------------------------------------------------------------
 
 
@@ -269,6 +404,22 @@ def test_imap_refusals_are_clear(db: Database) -> None:
             fetch_mail(database=db, settings=settings, url=imap.url(query=""))
         with pytest.raises(MailboxError, match="no such folder"):
             fetch_mail(database=db, settings=settings, url=imap.url().replace("/INBOX", "/Archive"))
+
+
+def test_imap_clock_starts_at_the_internaldate_not_at_the_date_header(db: Database) -> None:
+    arrived = utcnow().replace(microsecond=0) - timedelta(hours=2)
+    with ImapServer() as imap:
+        imap.add(dated_2024(ANN), arrived=arrived)
+        imap.add(dated_2024(BO), arrived=utcnow() + timedelta(days=1))  # the server's clock ran ahead
+        settings = settings_for(db)
+        report = fetch_mail(database=db, settings=settings, url=imap.url())
+        after = utcnow()
+        assert report.opened == 2
+        assert any("INTERNALDATE" in c.upper() for c in imap.commands)
+    received = received_times(db)
+    assert received["<ann-1@example.com>"] == arrived
+    assert arrived < received["<bo-1@example.net>"] <= after
+    no_breaches_now(db, settings)
 
 
 @pytest.fixture(scope="module")

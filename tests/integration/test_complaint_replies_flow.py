@@ -20,13 +20,14 @@ from sqlalchemy import select
 from test_web_client import BASE_URL, add_user, form_token, login
 
 from goodwill.complaints import reply_service as replies
-from goodwill.complaints.model import Complaint, ComplaintReply
+from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply
 from goodwill.complaints.replies import QUESTION
-from goodwill.complaints.service import NewComplaint, open_complaint, resolve
+from goodwill.complaints.service import NewComplaint, mark_responded, open_complaint, resolve, sweep_sla
 from goodwill.config import Settings, load_settings
 from goodwill.db import Database
 from goodwill.loyalty.links import customer_token
 from goodwill.outbox.model import Message
+from goodwill.outbox.service import cancel_queued, claim, finish_unsent, load_claimed
 from goodwill.outbox.worker import Worker
 from goodwill.people.model import Person
 from goodwill.people.privacy import erase_person
@@ -246,6 +247,122 @@ def test_reply_is_delivered_by_smtp_without_consent_and_a_suppressed_address_sto
     assert load(db, Message, ann_reply.message_id).status == "sent"  # type: ignore[arg-type, attr-defined]
     stopped = load(db, Message, bo_reply.message_id)  # type: ignore[arg-type]
     assert stopped.status == "cancelled" and "suppression" in stopped.last_error  # type: ignore[attr-defined]
+    # A reply that never went out is no answer: Bo's first-response clock runs again, Ann's stays stopped.
+    bo_complaint = load(db, Complaint, bo_reply.complaint_id)
+    assert (bo_complaint.status, bo_complaint.first_responded_at) == ("open", None)  # type: ignore[attr-defined]
+    assert load(db, ComplaintReply, bo_reply.id).status == "undelivered"  # type: ignore[attr-defined]
+    assert "suppression" in not_delivered(db, bo_reply.complaint_id)[0]
+    ann_complaint = load(db, Complaint, s.complaint)
+    assert (ann_complaint.status, ann_complaint.first_responded_at) == ("responded", NOW)  # type: ignore[attr-defined]
+    assert load(db, ComplaintReply, ann_reply.id).status == "queued"  # type: ignore[attr-defined]
+    assert not_delivered(db, s.complaint) == []
+
+
+def not_delivered(db: Database, complaint_id: int) -> list[str]:
+    """The "reply not delivered" lines of a complaint's log."""
+    with db.reading() as session:
+        return list(
+            session.scalars(
+                select(ComplaintLog.detail).where(
+                    ComplaintLog.complaint_id == complaint_id, ComplaintLog.action == "reply not delivered"
+                )
+            )
+        )
+
+
+def test_a_reply_the_worker_could_not_deliver_reopens_the_first_response_clock(
+    db: Database, smtp: SmtpSink
+) -> None:
+    """Refused by the mail server, no address left, too old: no answer reached them, so the complaint
+    is unanswered again, and the SLA sweep charges the breach it would have been charged."""
+    s = shop(db, smtp.url)
+    bounced = approve(
+        db, s, draft(db, s, complain(db, s.settings, source_id="b-1", email="cy.bounce@example.com")).id
+    )
+    gone = approve(db, s, draft(db, s, complain(db, s.settings, source_id="g-1", email="di@example.com")).id)
+    with db.transaction() as session:
+        di = session.get(Complaint, gone.complaint_id)
+        assert di is not None
+        found = session.get(Person, di.person_id)
+        assert found is not None
+        found.email = None  # their address was removed after the reply was approved
+    run_worker(db, s.settings, NOW + timedelta(minutes=1))
+    assert load(db, Message, bounced.message_id).status == "failed"  # type: ignore[arg-type, attr-defined]
+    assert load(db, Message, gone.message_id).status == "failed"  # type: ignore[arg-type, attr-defined]
+    for reply, words in ((bounced, "no such mailbox"), (gone, "no email address")):
+        complaint = load(db, Complaint, reply.complaint_id)
+        assert (complaint.status, complaint.first_responded_at) == ("open", None)  # type: ignore[attr-defined]
+        assert load(db, ComplaintReply, reply.id).status == "undelivered"  # type: ignore[attr-defined]
+        [line] = not_delivered(db, reply.complaint_id)
+        assert words in line and "clock runs again" in line
+
+    late = approve(db, s, draft(db, s).id)  # Ann's, approved at NOW: the worker only runs 8 days later
+    run_worker(db, s.settings, NOW + timedelta(days=8))
+    assert "not sent within 7 days" in load(db, Message, late.message_id).last_error  # type: ignore[arg-type, attr-defined]
+    assert load(db, Complaint, s.complaint).first_responded_at is None  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        report = sweep_sla(session, now=NOW + timedelta(days=8), settings=s.settings)
+    charged = {(b.complaint_id, b.clock) for b in report.breaches}
+    assert (s.complaint, "first_response") in charged  # answered in time only on paper, before the fix
+
+    # A new first response can be written; the undelivered one is still shown, with why.
+    again = draft(db, s)
+    assert again.id != late.id and again.status == "draft"
+    rosa = staff_client(db, s, "rosa@teapot.test")
+    page = rosa.get(f"/complaints/{s.complaint}/reply")
+    assert "Not delivered" in page.text and "not sent within 7 days" in page.text
+
+
+def test_staff_cancelling_the_reply_reopens_the_clock_but_an_earlier_answer_still_counts(
+    db: Database,
+) -> None:
+    s = shop(db)
+    reply = approve(db, s, draft(db, s).id)
+    with db.transaction() as session:
+        cancel_queued(session, message_id=reply.message_id or 0, reason="wrong person", now=NOW)
+    complaint = load(db, Complaint, s.complaint)
+    assert (complaint.status, complaint.first_responded_at) == ("open", None)  # type: ignore[attr-defined]
+    assert "cancelled by staff: wrong person" in not_delivered(db, s.complaint)[0]
+
+    # Answered by phone first (the clock stopped then); a reply approved later that never goes out
+    # does not undo that answer.
+    phoned = complain(db, s.settings, source_id="ph-1", email="ann@example.com")
+    with db.transaction() as session:
+        row = session.get(Complaint, phoned)
+        assert row is not None
+        mark_responded(session, complaint=row, at=NOW - timedelta(minutes=30), by_user_id=s.rosa)
+    written = approve(db, s, draft(db, s, phoned).id)
+    with db.transaction() as session:
+        cancel_queued(session, message_id=written.message_id or 0, reason="said it all on the phone")
+    answered = load(db, Complaint, phoned)
+    assert (answered.status, answered.first_responded_at) == ("responded", NOW - timedelta(minutes=30))  # type: ignore[attr-defined]
+    assert load(db, ComplaintReply, written.id).status == "undelivered"  # type: ignore[attr-defined]
+    [line] = not_delivered(db, phoned)
+    assert "said it all on the phone" in line and "clock" not in line
+
+
+def test_a_reply_whose_delivery_is_unknown_keeps_the_clock_stopped(db: Database) -> None:
+    """Handed to the mail server, then the connection broke: it probably arrived. Sending again could
+    deliver it twice, so the answer stands; the log says to check."""
+    s = shop(db)
+    reply = approve(db, s, draft(db, s).id)
+    with db.transaction() as session:
+        [(message_id, attempt)] = claim(session, worker="w", channels=["email"], now=NOW, limit=5)
+        [item] = load_claimed(
+            session, [(message_id, attempt)], secret_key=SECRET, default_zone="UTC", now=NOW
+        )
+        status = finish_unsent(
+            session, claimed=item, worker="w", outcome="unknown", reason="connection lost after DATA", now=NOW
+        )
+    assert status == "failed"
+    complaint = load(db, Complaint, s.complaint)
+    assert (complaint.status, complaint.first_responded_at) == ("responded", NOW)  # type: ignore[attr-defined]
+    assert load(db, ComplaintReply, reply.id).status == "queued"  # type: ignore[attr-defined]
+    with db.reading() as session:
+        [line] = session.scalars(
+            select(ComplaintLog.detail).where(ComplaintLog.action == "reply delivery unknown")
+        ).all()
+    assert "connection lost" in line
 
 
 def test_a_complaint_by_sms_is_answered_by_sms(db: Database, sms: SmsProvider) -> None:
@@ -385,7 +502,19 @@ def test_reply_page_drafts_checks_saves_and_approves(db: Database) -> None:
     s = shop(db)
     rosa = staff_client(db, s, "rosa@teapot.test")
     url = f"/complaints/{s.complaint}/reply"
-    page = rosa.get(url)
+    first = rosa.get(url)  # opening the page changes nothing: no draft until asked for one
+    assert first.status_code == 200 and 'name="body"' not in first.text
+    assert ">Write the first response</button>" in first.text
+    with db.reading() as session:
+        assert session.scalars(select(ComplaintReply)).all() == []
+    token = form_token(first.text)
+    assert rosa.post(url, data={"action": "draft"}, follow_redirects=False).status_code == 403  # no CSRF
+    for _ in range(2):  # a double click makes one draft
+        made = rosa.post(url, data={"csrf_token": token, "action": "draft"}, follow_redirects=False)
+        assert made.status_code == 303 and made.headers["location"] == f"{url}?done=drafted"
+    with db.reading() as session:
+        assert len(session.scalars(select(ComplaintReply)).all()) == 1
+    page = rosa.get(made.headers["location"])
     assert page.status_code == 200
     assert (
         'name="body"' in page.text and "Sincerity check" in page.text and "Approve &amp; queue" in page.text
@@ -396,7 +525,6 @@ def test_reply_page_drafts_checks_saves_and_approves(db: Database) -> None:
     body = re.search(r'<textarea id="reply-body"[^>]*>(.*?)</textarea>', page.text, re.DOTALL)
     assert body is not None
     text = body.group(1).replace("&#39;", "'").replace("&amp;", "&")
-    token = form_token(page.text)
 
     saved = rosa.post(
         url,
@@ -439,6 +567,7 @@ def test_reply_page_is_a_404_for_staff_who_may_not_see_the_complaint_and_needs_c
     assert sam.post(f"{url}/check", data={"body": "x"}, headers={"X-CSRF-Token": token}).status_code == 404
     rosa = staff_client(db, s, "rosa@teapot.test")
     assert rosa.get(url).status_code == 200
+    draft(db, s)
     assert (
         rosa.post(url, data={"action": "discard"}, follow_redirects=False).status_code == 403
     )  # no CSRF token
@@ -446,6 +575,14 @@ def test_reply_page_is_a_404_for_staff_who_may_not_see_the_complaint_and_needs_c
         assert session.scalars(select(ComplaintReply.status)).all() == ["draft"]
     anonymous = TestClient(create_app(s.settings, db), base_url=BASE_URL)
     assert anonymous.get(url, follow_redirects=False).status_code in (303, 401)
+    token = form_token(rosa.get(url).text)
+    for huge in (str(2**63), str(2**64 + 1)):  # past a BIGINT: not found, never a server error
+        odd = f"/complaints/{huge}/reply"
+        assert rosa.get(odd).status_code == 404
+        assert rosa.post(odd, data={"csrf_token": token, "action": "draft"}).status_code == 404
+        assert (
+            rosa.post(f"{odd}/check", data={"body": "x"}, headers={"X-CSRF-Token": token}).status_code == 404
+        )
 
 
 def test_discarded_draft_is_not_redrafted_by_opening_the_page(db: Database) -> None:
@@ -453,10 +590,9 @@ def test_discarded_draft_is_not_redrafted_by_opening_the_page(db: Database) -> N
     rosa = staff_client(db, s, "rosa@teapot.test")
     url = f"/complaints/{s.complaint}/reply"
     token = form_token(rosa.get(url).text)
-    assert (
-        rosa.post(url, data={"csrf_token": token, "action": "discard"}, follow_redirects=False).status_code
-        == 303
-    )
+    for action in ("draft", "discard"):
+        sent = rosa.post(url, data={"csrf_token": token, "action": action}, follow_redirects=False)
+        assert sent.status_code == 303
     page = rosa.get(url)
     assert "1 draft discarded" in page.text and "Write a new draft" in page.text
     assert (
@@ -467,3 +603,58 @@ def test_discarded_draft_is_not_redrafted_by_opening_the_page(db: Database) -> N
         assert sorted(session.scalars(select(ComplaintReply.status)).all()) == ["discarded", "draft"]
     person_row = load(db, Person, s.ann)
     assert person_row.email == "ann@example.com"  # type: ignore[attr-defined]
+
+
+def test_nul_characters_posted_to_the_reply_and_satisfaction_pages_are_taken_out(db: Database) -> None:
+    """PostgreSQL refuses NUL in text: a pasted one must not turn a save into a server error."""
+    s = shop(db)
+    reply = draft(db, s)
+    rosa = staff_client(db, s, "rosa@teapot.test")
+    url = f"/complaints/{s.complaint}/reply"
+    token = form_token(rosa.get(url).text)
+    nul_body = reply.body.replace("Thank you", "Thank\x00 you", 1)
+    saved = rosa.post(
+        url,
+        data={"csrf_token": token, "action": "save", "body": nul_body, "subject": "Re: Cracked\x00 lid"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    stored = load(db, ComplaintReply, reply.id)
+    assert "\x00" not in stored.body + stored.subject and stored.subject == "Re: Cracked lid"  # type: ignore[attr-defined]
+    live = rosa.post(f"{url}/check", data={"body": nul_body}, headers={"X-CSRF-Token": token})
+    assert live.status_code == 200
+    approved = rosa.post(
+        url,
+        data={"csrf_token": token, "action": "approve", "body": nul_body, "subject": "Re:\x00 Cracked lid"},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303
+    with db.reading() as session:
+        [message] = session.scalars(select(Message)).all()
+        assert "\x00" not in message.body + message.subject and "Thank you" in message.body
+
+    public = TestClient(create_app(s.settings, db), base_url=BASE_URL)
+    token = replies.satisfaction_token(
+        secret_key=SECRET, complaint_id=s.complaint, expires_at=datetime.now(UTC) + timedelta(days=9)
+    )
+    answered = public.post(f"/my/complaint/{token}", data={"answer": "partly\x00"})
+    assert answered.status_code == 200
+    assert load(db, Complaint, s.complaint).satisfaction == "partly"  # type: ignore[attr-defined]
+    assert public.get(f"/my/complaint/{token}%00").status_code == 404
+    assert public.post(f"/my/complaint/{token}%00", data={"answer": "no"}).status_code == 404
+
+
+def test_a_stop_or_an_unsubscribe_that_cancels_a_queued_reply_reopens_the_clock(db: Database) -> None:
+    """cancel_pending (unsubscribe, STOP, erasure) stops the reply, and says so on the complaint."""
+    from goodwill.outbox.stop import cancel_pending
+
+    s = shop(db)
+    reply = approve(db, s, draft(db, s).id)
+    assert load(db, Complaint, s.complaint).status == "responded"  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        person_id = load(db, Complaint, s.complaint).person_id  # type: ignore[attr-defined]
+        assert cancel_pending(session, person_ids=[person_id], reason="unsubscribed", channel="email") == 1
+    complaint = load(db, Complaint, s.complaint)
+    assert (complaint.status, complaint.first_responded_at) == ("open", None)  # type: ignore[attr-defined]
+    assert load(db, ComplaintReply, reply.id).status == "undelivered"  # type: ignore[attr-defined]
+    assert "unsubscribed" in not_delivered(db, s.complaint)[0]

@@ -97,3 +97,39 @@ def test_a_resolution_recorded_here_is_not_taken_for_another_complaint(db: Datab
         assert done.resolved_event_id is not None
         after_new_events(s, event_ids=[done.resolved_event_id], settings=settings)
     assert complaints(db) == [("Problem 1.", "open", None), ("Problem 2.", "resolved", "Called her back.")]
+
+
+def test_an_outside_resolution_closes_only_a_complaint_that_came_as_an_event(
+    db: Database, tmp_path: Path
+) -> None:
+    """A helpdesk's resolution answers the helpdesk's complaint, not one emailed to us or sent by API."""
+    settings = complaint_settings(db, satisfaction_follow_up=False)
+    with db.transaction() as s:
+        emailed, _ = service.open_complaint(
+            s,
+            new=service.NewComplaint(
+                body="Emailed: the box was wet.", source="email", source_id="<m-1@example.test>",
+                received_at=NOW - timedelta(days=5), email="zoe@example.test",
+            ),
+            settings=settings,
+        )  # fmt: skip
+        emailed_id = emailed.id
+    resolution = {"source_id": "r-9", "email": "zoe@example.test", "kind": "complaint_resolved",
+                  "occurred_at": at(3), "text": "Helpdesk ticket closed."}  # fmt: skip
+    run_import(db, settings, tmp_path / "resolution.jsonl", [resolution])
+    assert complaints(db) == [("Emailed: the box was wet.", "open", None)]
+    # Her helpdesk complaint, newer than the emailed one, is the one a later helpdesk resolution closes.
+    lines = [
+        {"source_id": "c-9", "email": "zoe@example.test", "kind": "complaint", "occurred_at": at(2),
+         "text": "Helpdesk: rude driver."},
+        {"source_id": "r-10", "email": "zoe@example.test", "kind": "complaint_resolved", "occurred_at": at(1),
+         "text": "Spoke to the driver."},
+    ]  # fmt: skip
+    run_import(db, settings, tmp_path / "helpdesk.jsonl", lines)
+    assert complaints(db) == [
+        ("Emailed: the box was wet.", "open", None),
+        ("Helpdesk: rude driver.", "resolved", "Spoke to the driver."),
+    ]
+    with db.reading() as s:
+        still_open = s.get(Complaint, emailed_id)
+        assert still_open is not None and still_open.resolved_event_id is None

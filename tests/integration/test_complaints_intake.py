@@ -276,3 +276,143 @@ def test_a_complaint_imported_after_its_clocks_ran_out_is_not_charged_a_breach(d
         assert complaint.resolution_breached_at is not None and complaint.status == "open"
         log = s.scalars(select(ComplaintLog.detail).where(ComplaintLog.complaint_id == complaint.id)).one()
         assert "no breach is charged" in log
+
+
+def test_received_at_must_be_this_century_and_not_ahead_of_us(db: Database) -> None:
+    from goodwill.complaints import service
+
+    settings = complaint_settings(db)
+    agent = token_for(db, add_user(db, "agent@shop.test", "agent"))
+    client = client_for(db, settings)
+    base = {"body": "Where is my order?", "email": "a@example.test"}
+    for when in ("1999-12-31T23:59:00Z", "1970-01-01T00:00:00Z", (utcnow() + timedelta(days=2)).isoformat()):
+        refused = client.post(API, json=base | {"received_at": when}, headers=agent)
+        assert refused.status_code == 422, (when, refused.text)
+        assert "received_at" in _field_of(refused)
+    ok = client.post(API, json=base | {"received_at": "2000-01-03T09:00:00+01:00"}, headers=agent)
+    assert ok.status_code == 201, ok.text
+    with db.transaction() as s:
+        try:
+            service.open_complaint(
+                s,
+                new=service.NewComplaint(
+                    body="x",
+                    source="form",
+                    source_id="old",
+                    received_at=datetime(1990, 1, 1, tzinfo=UTC),
+                    name="Old",
+                ),
+                settings=settings,
+            )
+        except service.ComplaintError as exc:
+            assert exc.field == "received_at"
+        else:
+            raise AssertionError("a complaint from 1990 was accepted")
+
+
+def test_a_complaint_from_decades_ago_keeps_its_time_and_the_inbox_still_opens(db: Database) -> None:
+    """Events keep their own time (history); its clocks ran out in the 1990s: the inbox must not break."""
+    from goodwill.complaints.service import open_for_events
+    from goodwill.events.service import NewEvent, record_event
+
+    settings = complaint_settings(db)
+    agent = token_for(db, add_user(db, "agent@shop.test", "agent"))
+    person = add_person(db, "Old Timer", "old@example.test")
+    long_ago = datetime(1995, 6, 1, 10, 0, tzinfo=UTC)
+    with db.transaction() as s:
+        event, _ = record_event(
+            s,
+            NewEvent(
+                person_id=person,
+                kind="complaint",
+                occurred_at=long_ago,
+                source="legacy",
+                source_id="1",
+                text="The catalogue never came.",
+            ),
+        )
+        assert open_for_events(s, event_ids=[event.id], settings=settings) == 1
+    client = client_for(db, settings)
+    listed = client.get(API, headers=agent)
+    assert listed.status_code == 200, listed.text
+    [item] = listed.json()["items"]
+    assert datetime.fromisoformat(item["received_at"]) == long_ago
+    assert "working days" in item["timers"][0]["text"] and item["sla_state"] == "overdue"
+    assert client.get(f"{API}/{item['id']}", headers=agent).status_code == 200
+    assert login(client, "agent@shop.test").status_code == 303
+    page = client.get("/complaints")
+    assert page.status_code == 200 and "The catalogue never came." in page.text
+    assert client.get(f"/complaints/{item['id']}").status_code == 200
+
+
+def test_a_source_id_someone_else_used_does_not_reveal_their_complaint(db: Database) -> None:
+    ann = add_user(db, "ann@shop.test", "agent")
+    bob = add_user(db, "bob@shop.test", "agent")
+    ada = add_user(db, "ada@shop.test", "admin")
+    tokens = {name: token_for(db, uid) for name, uid in (("ann", ann), ("bob", bob), ("ada", ada))}
+    client = client_for(db)
+    secret = {"body": "My account number is 12345 and it was charged twice.", "email": "vic@example.test",
+              "source_id": "ticket-9", "assignee_id": bob}  # fmt: skip
+    created = client.post(API, json=secret, headers=tokens["bob"])
+    assert created.status_code == 201, created.text
+    guess = {"body": "anything", "email": "eve@example.test", "source_id": "ticket-9"}
+    refused = client.post(API, json=guess, headers=tokens["ann"])
+    assert refused.status_code == 409, refused.text
+    assert refused.json() == {"detail": "a complaint with this source_id already exists", "code": "duplicate"}
+    assert "12345" not in refused.text
+    # Those who may see it get it back, as a retry should.
+    again = client.post(API, json=guess, headers=tokens["bob"])
+    assert again.status_code == 200 and again.json()["id"] == created.json()["id"]
+    assert client.post(API, json=guess, headers=tokens["ada"]).status_code == 200
+    assert count(db, Complaint) == 1 and count(db, Person) == 1
+
+
+def test_an_agent_opens_complaints_for_themselves_or_the_queue_only(db: Database) -> None:
+    ann = add_user(db, "ann@shop.test", "agent")
+    bob = add_user(db, "bob@shop.test", "agent")
+    max_ = add_user(db, "max@shop.test", "manager")
+    client = client_for(db)
+    body = {"body": "The tin was dented.", "email": "d@example.test"}
+    pushed = client.post(API, json=body | {"assignee_id": bob}, headers=token_for(db, ann))
+    assert pushed.status_code == 422 and "assignee_id" in _field_of(pushed)
+    assert count(db, Complaint) == 0 and count(db, Event) == 0
+    mine = client.post(API, json=body | {"assignee_id": ann}, headers=token_for(db, ann))
+    assert mine.status_code == 201 and mine.json()["assignee_id"] == ann
+    handed = client.post(
+        API, json=body | {"assignee_id": bob, "source_id": "m-1"}, headers=token_for(db, max_)
+    )
+    assert handed.status_code == 201 and handed.json()["assignee_id"] == bob
+
+
+def test_nul_characters_are_dropped_not_a_server_error(db: Database) -> None:
+    agent = token_for(db, add_user(db, "agent@shop.test", "agent"))
+    client = client_for(db)
+    body = {"body": "Broken\x00 lid", "subject": "Lid\x00", "name": "N\x00ora", "email": "nul@example.test",
+            "channel": "ch\x00at", "source_id": "nul\x00-1"}  # fmt: skip
+    created = client.post(API, json=body, headers=agent)
+    assert created.status_code == 201, created.text
+    data = created.json()
+    assert (data["body"], data["subject"], data["channel"], data["source_id"]) == (
+        "Broken lid", "Lid", "chat", "nul-1",
+    )  # fmt: skip
+    assert data["person"]["name"] == "Nora"
+    assert client.post(API, json=body, headers=agent).json()["id"] == data["id"]  # the same source_id
+    done = client.post(f"{API}/{data['id']}/resolve", json={"resolution": "New\x00 lid sent."}, headers=agent)
+    assert done.status_code == 200 and done.json()["resolution"] == "New lid sent."
+
+
+def test_ids_past_64_bits_are_refused_not_a_server_error(db: Database) -> None:
+    agent = token_for(db, add_user(db, "agent@shop.test", "agent"))
+    client = client_for(db)
+    huge = 2**63
+    for field in ("person_id", "assignee_id"):
+        refused = client.post(API, json={"body": "x", "email": "h@example.test", field: huge}, headers=agent)
+        assert refused.status_code == 422 and field in _field_of(refused), refused.text
+    for path in (f"{API}/{huge}", f"{API}/{2**64 + 5}"):
+        assert client.get(path, headers=agent).status_code in (404, 422)
+        for action, payload in (("resolve", {"resolution": "x"}), ("assign", {"assignee_id": None}),
+                                ("priority", {"priority": "high"})):  # fmt: skip
+            assert client.post(f"{path}/{action}", json=payload, headers=agent).status_code in (404, 422)
+    opened = client.post(API, json={"body": "x", "email": "h@example.test"}, headers=agent).json()
+    moved = client.post(f"{API}/{opened['id']}/assign", json={"assignee_id": huge}, headers=agent)
+    assert moved.status_code == 422

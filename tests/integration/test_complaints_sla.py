@@ -8,6 +8,9 @@ resolution due Monday 19 May 10:00 (24 business hours).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -44,7 +47,12 @@ class Desk:
 
 
 def open_one(
-    db: Database, settings: Settings, *, assignee_id: int | None, source_id: str = "t-1"
+    db: Database,
+    settings: Settings,
+    *,
+    assignee_id: int | None,
+    source_id: str = "t-1",
+    email: str = "nora@example.test",
 ) -> Complaint:
     with db.transaction() as s:
         complaint, created = service.open_complaint(
@@ -54,7 +62,7 @@ def open_one(
                 source="api",
                 source_id=source_id,
                 received_at=RECEIVED,
-                email="nora@example.test",
+                email=email,
                 name="Nora",
                 assignee_id=assignee_id,
             ),
@@ -67,6 +75,10 @@ def open_one(
 
 @pytest.fixture
 def desk(db: Database) -> Desk:
+    return make_desk(db)
+
+
+def make_desk(db: Database) -> Desk:
     settings = complaint_settings(db)
     other = add_user(db, "aaron@shop.test", "manager", name="Aaron")  # the first manager by id
     max_ = add_user(db, "max@shop.test", "manager", name="Max")
@@ -310,6 +322,7 @@ def test_command_line_records_lists_assigns_resolves_and_sweeps(db: Database, de
     code, out = run("show", str(created["id"]))
     assert code == 0 and "Your van blocked my drive" in out and "resolved" in out
     assert run("show", "999999")[0] == 1
+    assert run("show", str(2**64))[0] == 1 and run("resolve", str(2**64), "x")[0] == 1
     assert run("list", "--status", "lost")[0] == 1
 
 
@@ -327,3 +340,250 @@ def test_the_delivery_worker_checks_the_clocks_once_a_minute(db: Database, desk:
     assert sweeping.run(once=True).sla_breaches == 2  # first response and resolution
     assert sweeping.run(once=True).sla_breaches == 0  # recorded once
     assert count(db, Event, Event.kind == "complaint_sla_breached") == 2
+
+
+# --- Clocks that ran out between two sweeps -------------------------------------------------------------
+
+
+def breach_events(db: Database) -> list[tuple[str, datetime]]:
+    with db.reading() as s:
+        rows = s.scalars(
+            select(Event).where(Event.kind == "complaint_sla_breached").order_by(Event.source_id)
+        ).all()
+        return [(e.source_id, e.occurred_at) for e in rows]
+
+
+def log_actions(db: Database, complaint_id: int) -> list[str]:
+    with db.reading() as s:
+        query = select(ComplaintLog.action).where(ComplaintLog.complaint_id == complaint_id)
+        return list(s.scalars(query.order_by(ComplaintLog.id)))
+
+
+def test_resolving_late_before_any_sweep_charges_the_missed_clocks(db: Database, desk: Desk) -> None:
+    late = datetime(2025, 5, 20, 12, 0, tzinfo=PARIS)  # both clocks ran out; no sweep has run
+    with db.transaction() as s:
+        service.resolve(
+            s, complaint_id=desk.complaint_id, resolution="Refunded.", by_user_id=desk.ann, now=late,
+            settings=desk.settings,
+        )  # fmt: skip
+    c = desk.complaint_id
+    assert breach_events(db) == [
+        (f"breach:{c}:first_response", FIRST_DUE),
+        (f"breach:{c}:resolution", RESOLUTION_DUE),
+    ]
+    with db.reading() as s:
+        complaint = s.get(Complaint, c)
+        assert complaint is not None and complaint.status == "resolved"
+        assert complaint.first_response_breached_at == late and complaint.resolution_breached_at == late
+    assert log_actions(db, c) == ["received", "assigned", "breached", "breached", "resolved"]
+    assert bank_entries(db, desk.person_id).count(("complaint_sla_breached", -3)) == 2
+    assert count(db, StaffNotice) == 0  # nothing to escalate: it is resolved
+    assert sweep(db, desk.settings, late).breaches == []
+    assert len(breach_events(db)) == 2
+
+
+def test_answering_late_before_any_sweep_charges_the_first_response(db: Database, desk: Desk) -> None:
+    late = datetime(2025, 5, 15, 11, 0, tzinfo=PARIS)  # an hour after the first response was due
+    for _ in range(2):
+        with db.transaction() as s:
+            complaint = s.get(Complaint, desk.complaint_id)
+            assert complaint is not None
+            service.mark_responded(
+                s, complaint=complaint, at=late, by_user_id=desk.ann, settings=desk.settings
+            )
+    assert breach_events(db) == [(f"breach:{desk.complaint_id}:first_response", FIRST_DUE)]
+    assert bank_entries(db, desk.person_id).count(("complaint_sla_breached", -3)) == 1
+    assert log_actions(db, desk.complaint_id) == ["received", "assigned", "breached", "responded"]
+    assert sweep(db, desk.settings, datetime(2025, 5, 16, 12, 0, tzinfo=PARIS)).breaches == []
+    assert [b.clock for b in sweep(db, desk.settings, RESOLUTION_DUE).breaches] == ["resolution"]
+
+
+def test_answering_and_resolving_in_time_charge_nothing(db: Database, desk: Desk) -> None:
+    with db.transaction() as s:
+        complaint = s.get(Complaint, desk.complaint_id)
+        assert complaint is not None
+        service.mark_responded(
+            s, complaint=complaint, at=FIRST_DUE, by_user_id=desk.ann, settings=desk.settings
+        )
+        service.resolve(
+            s, complaint_id=desk.complaint_id, resolution="Done.", by_user_id=desk.ann, now=RESOLUTION_DUE,
+            settings=desk.settings,
+        )  # fmt: skip
+    assert breach_events(db) == []
+
+
+def test_history_resolved_late_is_not_charged(db: Database, desk: Desk) -> None:
+    from goodwill.events.service import NewEvent, record_event
+
+    with db.transaction() as s:
+        event, _ = record_event(
+            s,
+            NewEvent(person_id=desk.person_id, kind="complaint", occurred_at=datetime(2023, 2, 1, tzinfo=UTC),
+                     source="legacy", source_id="old-1", text="From the old helpdesk."),
+        )  # fmt: skip
+        service.open_for_events(s, event_ids=[event.id], settings=desk.settings)
+        old = s.scalars(select(Complaint).where(Complaint.event_id == event.id)).one()
+        service.resolve(
+            s,
+            complaint_id=old.id,
+            resolution="Settled.",
+            by_user_id=None,
+            now=utcnow(),
+            settings=desk.settings,
+        )
+    assert breach_events(db) == []
+
+
+def test_the_manager_an_escalation_falls_back_to_can_open_it(db: Database, desk: Desk) -> None:
+    from test_complaints_intake import API, client_for
+    from test_web_client import token_for
+
+    bob = add_user(db, "bob@shop.test", "agent", name="Bob")  # in no team: no team manager to tell
+    bobs = open_one(db, desk.settings, assignee_id=bob, source_id="t-bob")
+    report = sweep(db, desk.settings, datetime(2025, 5, 15, 11, 0, tzinfo=PARIS))
+    assert {e.complaint_id: e.to_user_id for e in report.escalations}[bobs.id] == desk.other_manager
+    client, aaron = client_for(db, desk.settings), token_for(db, desk.other_manager)
+    assert client.get(f"{API}/{bobs.id}", headers=aaron).status_code == 200
+    assert bobs.id in [item["id"] for item in client.get(API, headers=aaron).json()["items"]]
+    # Ann's manager, Max, is still not shown Bob's complaint: it was not escalated to him.
+    assert client.get(f"{API}/{bobs.id}", headers=token_for(db, desk.max)).status_code == 404
+
+
+# --- Two at once ----------------------------------------------------------------------------------------
+
+AFTER_BOTH = datetime(2025, 5, 20, 12, 0, tzinfo=UTC)
+
+
+def blocked_on_a_lock(db: Database) -> bool:
+    """Is another connection to this database waiting for a lock (PostgreSQL)?"""
+    with db.engine.connect() as conn:
+        waiting = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).scalar()
+    return bool(waiting)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll until ``condition`` holds; the limit only stops a broken run from hanging."""
+    for _ in range(3000):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the other transaction neither finished nor waited for a lock")
+
+
+def in_thread(work: Callable[[], object], start: threading.Event) -> tuple[threading.Thread, list[object]]:
+    """Run ``work`` in a thread once ``start`` is set; the list gets its result or its exception."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            outcome.append(work())
+        except Exception as exc:  # handed to the test, which asserts on it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_second_sweep_skips_what_a_running_sweep_holds(pg_db: Database) -> None:
+    db, desk = pg_db, make_desk(pg_db)
+    first_swept = threading.Event()
+
+    def second_sweep() -> service.SweepReport:
+        with db.transaction() as s:
+            return service.sweep_sla(s, now=AFTER_BOTH, settings=desk.settings)
+
+    thread, second = in_thread(second_sweep, first_swept)
+    with db.transaction() as s:
+        first = service.sweep_sla(s, now=AFTER_BOTH, settings=desk.settings)
+        first_swept.set()
+        wait_until(lambda: bool(second) or blocked_on_a_lock(db))
+    thread.join()
+    assert len(first.breaches) == 2
+    [report] = second
+    assert isinstance(report, service.SweepReport), report
+    assert report.breaches == [] and report.escalations == []
+    assert len(breach_events(db)) == 2 and count(db, StaffNotice) == 2
+
+
+@pytest.mark.parametrize("late", [True, False], ids=["late", "in-time"])
+def test_a_second_resolve_waits_and_finds_it_resolved(pg_db: Database, late: bool) -> None:
+    db, desk = pg_db, make_desk(pg_db)
+    complaint_id = desk.complaint_id
+    if not late:
+        with db.transaction() as s:
+            fresh, _ = service.open_complaint(
+                s,
+                new=service.NewComplaint(
+                    body="Cold tea.", source="api", source_id="now-1", received_at=utcnow(), email="c@x.test"
+                ),
+                settings=desk.settings,
+            )  # fmt: skip
+            complaint_id = fresh.id
+    first_resolved = threading.Event()
+
+    def second_resolve() -> tuple[str, str | None]:
+        with db.transaction() as s:
+            s.get(Complaint, complaint_id)  # read before the first one commits, as a double click does
+            done = service.resolve(
+                s, complaint_id=complaint_id, resolution="Second click.", by_user_id=desk.max, now=utcnow(),
+                settings=desk.settings,
+            )  # fmt: skip
+            return done.status, done.resolution
+
+    with db.transaction() as s:
+        s.get(Complaint, complaint_id)
+        thread, second = in_thread(second_resolve, first_resolved)
+        service.resolve(
+            s, complaint_id=complaint_id, resolution="First click.", by_user_id=desk.ann, now=utcnow(),
+            settings=desk.settings,
+        )  # fmt: skip
+        first_resolved.set()
+        wait_until(lambda: bool(second) or blocked_on_a_lock(db))
+    thread.join()
+    assert second == [("resolved", "First click.")]
+    assert count(db, Event, Event.kind == "complaint_resolved") == 1
+    assert count(db, ComplaintLog, ComplaintLog.action == "resolved") == 1
+    assert count(db, Message) == 1  # one follow-up question
+    assert len(breach_events(db)) == (2 if late else 0)
+
+
+@pytest.mark.parametrize("action", ["sweep", "resolve"])
+def test_two_at_once_on_either_backend_raise_nothing(db: Database, desk: Desk, action: str) -> None:
+    bob = add_user(db, "bob@shop.test", "agent", name="Bob")
+    others = [
+        open_one(db, desk.settings, assignee_id=bob, source_id=f"other-{n}", email=f"p{n}@example.test").id
+        for n in range(3)
+    ]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            with db.transaction() as s:
+                barrier.wait()
+                if action == "sweep":
+                    service.sweep_sla(s, now=AFTER_BOTH, settings=desk.settings)
+                else:
+                    service.resolve(
+                        s, complaint_id=desk.complaint_id, resolution=name, by_user_id=None, now=utcnow(),
+                        settings=desk.settings,
+                    )  # fmt: skip
+        except BaseException as exc:  # handed to the test, which asserts on it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    if action == "sweep":
+        assert len(breach_events(db)) == 2 * (1 + len(others))
+    else:
+        assert count(db, Event, Event.kind == "complaint_resolved") == 1
+        assert len(breach_events(db)) == 2

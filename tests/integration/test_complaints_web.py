@@ -236,3 +236,79 @@ def test_manager_changes_priority_and_assigns_from_the_page(db: Database, office
     # Bob is not in Max's team: the complaint has left Max's view, so Max is back in the inbox.
     assert moved.status_code == 200 and f"Complaint #{ann_c} assigned; it has left your view." in moved.text
     assert client.get(f"/complaints/{ann_c}").status_code == 404
+
+
+def test_odd_ids_on_the_pages_are_not_found_or_named_never_a_server_error(
+    db: Database, office: Office
+) -> None:
+    client, free = browser(db, office, "ann@shop.test"), office.complaints["free"]
+    for huge in (str(2**63), str(2**64 + 1)):
+        assert client.get(f"/complaints/{huge}").status_code == 404
+        token = form_token(client.get(f"/complaints/{free}").text)
+        for action in ("assign", "priority", "resolve"):
+            posted = client.post(
+                f"/complaints/{huge}/{action}", data={"csrf_token": token, "resolution": "x"}
+            )
+            assert posted.status_code == 404, (action, posted.status_code)
+        page = client.get(f"/complaints/new?person_id={huge}")
+        assert page.status_code == 200 and 'name="email"' in page.text  # no such person: ask who it was
+    assert client.get("/complaints/new?person_id=%C2%B2").status_code == 200  # "²" passes str.isdigit()
+    page = client.get("/complaints/new")
+    base = {
+        "csrf_token": form_token(page.text),
+        "nonce": "n" * 24,
+        "channel": "letter",
+        "body": "Torn label.",
+    }
+    for person_id in ("²", "١٢", str(2**64), "12abc"):
+        refused = client.post("/complaints/new", data=base | {"person_id": person_id, "name": "Ms Rowe"})
+        assert refused.status_code == 422 and 'id="error-person_id"' in refused.text, person_id
+    assert count(db, Complaint) == 4
+    token = form_token(client.get(f"/complaints/{free}").text)
+    for assignee in ("²", str(2**64)):
+        refused = client.post(
+            f"/complaints/{free}/assign", data={"csrf_token": token, "assignee_id": assignee}
+        )
+        assert refused.status_code == 422 and "Not saved: assignee id: " in refused.text, assignee
+    with db.reading() as s:
+        unchanged = s.get(Complaint, free)
+        assert unchanged is not None and unchanged.assignee_id is None
+
+
+def test_nul_characters_typed_into_the_form_are_dropped(db: Database, office: Office) -> None:
+    client = browser(db, office, "ann@shop.test")
+    page = client.get("/complaints/new")
+    form = {"csrf_token": form_token(page.text), "nonce": "m" * 24, "channel": "phone", "priority": "normal",
+            "name": "Mr\x00 Pike", "subject": "Late\x00", "body": "Two\x00 weeks late."}  # fmt: skip
+    posted = client.post("/complaints/new", data=form, follow_redirects=False)
+    assert posted.status_code == 303, posted.text
+    new_id = int(posted.headers["location"].split("/")[2].split("?")[0])
+    with db.reading() as s:
+        complaint = s.get(Complaint, new_id)
+        assert complaint is not None and (complaint.body, complaint.subject) == ("Two weeks late.", "Late")
+    token = form_token(client.get(f"/complaints/{new_id}").text)
+    done = client.post(
+        f"/complaints/{new_id}/resolve", data={"csrf_token": token, "resolution": "Re\x00funded."}
+    )
+    assert done.status_code == 200 and "Refunded." in done.text
+
+
+def test_reading_complaints_writes_nothing(db: Database, office: Office) -> None:
+    """Their clocks ran out long ago, but looking at them charges nothing: only the sweep and actions do."""
+    from goodwill.complaints.model import ComplaintLog
+    from goodwill.events.model import Event
+
+    def snapshot() -> tuple[int, int, list[object]]:
+        with db.reading() as s:
+            stamps = [c.updated_at for c in s.query(Complaint).order_by(Complaint.id)]
+        return count(db, Event), count(db, ComplaintLog), stamps
+
+    before = snapshot()
+    page_client = browser(db, office, "max@shop.test")
+    api_client = client_for(db, office.settings)
+    for path in ("/complaints", *(f"/complaints/{cid}" for cid in office.complaints.values())):
+        assert page_client.get(path).status_code in (200, 404)
+    for cid in office.complaints.values():
+        assert api_client.get(f"{API}/{cid}", headers=office.tokens["ada"]).status_code == 200
+    assert api_client.get(API, headers=office.tokens["ada"]).status_code == 200
+    assert snapshot() == before

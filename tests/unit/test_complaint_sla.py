@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from goodwill.complaints.config import BusinessHours
@@ -183,3 +183,184 @@ def test_property_never_due_before_it_started(start: datetime, hours: float, tz:
     assert end >= start
     # Counted back, the business time is the hours asked for (to the microsecond timedelta keeps).
     assert abs(business_seconds_between(start, end, hours_config=WEEKDAYS, tz=tz) - hours * 3600) <= 1
+
+
+# --- References written here, independent of sla.py's arithmetic --------------------------------------
+
+NIGHT = BusinessHours(days=EVERY_DAY.days, opens=time(1, 0), closes=time(4, 0))  # spans the DST hour
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # a half-hour DST change at 02:00
+CASABLANCA = ZoneInfo("Africa/Casablanca")  # DST suspended for Ramadan: changes a month apart
+
+
+def walk_seconds_between(start: datetime, end: datetime, *, hours_config: BusinessHours, tz: ZoneInfo) -> int:
+    """The day-by-day walk sla.py used before it counted whole weeks, kept as the reference."""
+    if end < start:
+        return -walk_seconds_between(end, start, hours_config=hours_config, tz=tz)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    total = timedelta(0)
+    day = start.astimezone(tz).date()
+    while True:
+        if day.weekday() in hours_config.weekdays and day not in hours_config.holidays:
+            opens = datetime.combine(day, hours_config.opens, tzinfo=tz).astimezone(UTC)
+            closes = datetime.combine(day, hours_config.closes, tzinfo=tz).astimezone(UTC)
+            if closes > opens:
+                if opens >= end:
+                    break
+                begin, finish = max(opens, start), min(closes, end)
+                if finish > begin:
+                    total += finish - begin
+        day += timedelta(days=1)
+    return round(total.total_seconds())
+
+
+def in_hours(moment: datetime, config: BusinessHours, tz: ZoneInfo) -> bool:
+    """Is the business open at this instant? Read off the local wall clock, nothing else."""
+    local = moment.astimezone(tz)
+    day = local.date()
+    working = day.weekday() in config.weekdays and day not in config.holidays
+    return working and config.opens <= local.time().replace(tzinfo=None) < config.closes
+
+
+def minute_walk(start: datetime, end: datetime, config: BusinessHours, tz: ZoneInfo) -> int:
+    """Business minutes in [start, end), counted one minute at a time (start and end on whole minutes)."""
+    minutes, moment = 0, start
+    while moment < end:
+        minutes += in_hours(moment, config, tz)
+        moment += timedelta(minutes=1)
+    return minutes
+
+
+def test_a_complaint_due_decades_ago_is_still_counted() -> None:
+    """A clock that ran out in 1990 once made every inbox crash (the walk gave up after ten years)."""
+    start, end = at(PARIS, 1990, 3, 1, 12, 0), at(PARIS, 2026, 11, 24, 12, 0)
+    counted = between(start, end)
+    assert counted == walk_seconds_between(start, end, hours_config=WEEKDAYS, tz=PARIS)
+    assert counted > 9000 * 8 * 3600  # over 9000 working days of eight hours
+    assert between(end, start) == -counted
+    # Thursday 1 March 1990 12:00-17:00 and Tuesday 24 November 2026 09:00-12:00 make one more day.
+    assert describe(counted, day_hours=8, working_days=True) == "9583 working days"
+
+
+MONTH_OFF = BusinessHours(holidays=tuple(date(2025, 5, d) for d in range(1, 32)))  # weekends too
+LONG_ZONES = st.sampled_from([PARIS, NEW_YORK, LORD_HOWE, CASABLANCA, UTC])
+LONG_CONFIGS = st.sampled_from(
+    [
+        WEEKDAYS,
+        EVERY_DAY,
+        NIGHT,
+        BusinessHours(days=("tue", "sat"), opens=time(10, 0), closes=time(14, 30)),
+        BusinessHours(
+            days=("mon", "tue", "wed", "thu", "fri", "sun"),
+            opens=time(0, 30),
+            closes=time(23, 45),
+            holidays=(date(2024, 12, 25), date(2025, 3, 30), date(2025, 10, 26), date(2026, 1, 1)),
+        ),
+        MONTH_OFF,
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2023, 6, 1), max_value=datetime(2026, 6, 30), timezones=st.just(UTC)),
+    st.integers(min_value=-3 * 366 * 86400, max_value=3 * 366 * 86400),
+    LONG_ZONES,
+    LONG_CONFIGS,
+)
+@example(datetime(2025, 1, 1, tzinfo=UTC), 300 * 86400, PARIS, MONTH_OFF)
+@example(datetime(2024, 1, 1, 12, tzinfo=UTC), 700 * 86400, PARIS, NIGHT)
+@example(datetime(2024, 1, 1, 12, tzinfo=UTC), 700 * 86400, CASABLANCA, EVERY_DAY)
+def test_property_whole_weeks_count_the_same_as_the_day_walk(
+    start: datetime, seconds: int, tz: ZoneInfo, config: BusinessHours
+) -> None:
+    end = start + timedelta(seconds=seconds)
+    expected = walk_seconds_between(start, end, hours_config=config, tz=tz)
+    assert business_seconds_between(start, end, hours_config=config, tz=tz) == expected
+
+
+SHORT_ZONES = st.sampled_from([PARIS, NEW_YORK, LORD_HOWE])
+SHORT_CONFIGS = st.sampled_from(
+    [WEEKDAYS, EVERY_DAY, NIGHT, BusinessHours(holidays=(date(2025, 3, 31), date(2025, 11, 3)))]
+)
+# Around the clock changes of 2025 (Europe: 30 March, 26 October; US: 9 March, 2 November;
+# Lord Howe: 6 April, 5 October), and anywhere in the year.
+AROUND = st.sampled_from(
+    [
+        (datetime(2025, 3, 5), 35),
+        (datetime(2025, 10, 1), 40),
+        (datetime(2025, 1, 1), 364),
+    ]
+)
+
+
+@st.composite
+def minute_starts(draw: st.DrawFn) -> datetime:
+    first, days = draw(AROUND)
+    minute = draw(st.integers(0, days * 24 * 60))
+    return (first + timedelta(minutes=minute)).replace(tzinfo=UTC)
+
+
+@settings(max_examples=150, deadline=None)
+@given(minute_starts(), st.integers(0, 16 * 60), SHORT_ZONES, SHORT_CONFIGS)
+def test_property_due_at_agrees_with_a_minute_by_minute_count(
+    start: datetime, minutes: int, tz: ZoneInfo, config: BusinessHours
+) -> None:
+    due = due_at(start, minutes / 60, hours_config=config, tz=tz)
+    assert minute_walk(start, due, config, tz) == minutes
+    if minutes:  # and not a minute later than needed: the last minute counted was a working one
+        assert in_hours(due - timedelta(minutes=1), config, tz)
+
+
+@settings(max_examples=150, deadline=None)
+@given(minute_starts(), st.integers(-6 * 24 * 60, 6 * 24 * 60), SHORT_ZONES, SHORT_CONFIGS)
+def test_property_seconds_between_agrees_with_a_minute_by_minute_count(
+    start: datetime, minutes: int, tz: ZoneInfo, config: BusinessHours
+) -> None:
+    end = start + timedelta(minutes=minutes)
+    low, high = min(start, end), max(start, end)
+    counted = minute_walk(low, high, config, tz) * 60
+    assert business_seconds_between(start, end, hours_config=config, tz=tz) == (
+        counted if end >= start else -counted
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (40 * 3600, "5 working days"),
+        (9 * 3600, "1 working day 1h"),
+        (17 * 3600 + 59 * 60, "2 working days 1h"),
+        (7 * 3600 + 30 * 60, "7h 30m"),
+    ],
+)
+def test_describe_in_working_days(seconds: int, text: str) -> None:
+    assert describe(seconds, day_hours=8, working_days=True) == text
+
+
+def test_business_day_hours_is_the_wall_clock_span() -> None:
+    from goodwill.complaints.sla import business_day_hours
+
+    assert business_day_hours(WEEKDAYS) == 8
+    assert business_day_hours(BusinessHours(opens=time(8, 30), closes=time(12, 0))) == 3.5
+
+
+def test_timers_count_days_as_working_days() -> None:
+    """40 business hours with a 09:00-17:00 day are five working days, not "1d 16h"."""
+    from goodwill.complaints.model import Complaint
+    from goodwill.complaints.timers import timers_for
+    from goodwill.config import load_settings
+
+    config = load_settings(
+        database_url="sqlite://", secret_key="unit", business={"name": "Tea", "timezone": "Europe/Paris"}
+    )
+    now = at(PARIS, 2025, 5, 14, 9, 0)  # a Wednesday morning
+    complaint = Complaint(
+        received_at=now,
+        first_response_due_at=at(PARIS, 2025, 5, 14, 12, 30),
+        resolution_due_at=due(now, 40),
+    )
+    first, resolution = timers_for(complaint, now=now, settings=config)
+    assert first.text == "first response due in 3h 30m (business hours)"
+    assert resolution.text == "resolution due in 5 working days (business hours)"
+    late = timers_for(complaint, now=due(now, 49), settings=config)[1]
+    assert late.text == "resolution overdue by 1 working day 1h (business hours)"

@@ -2,7 +2,8 @@
 
 A complaint the caller may not see answers 404, as one that does not exist. Bad fields are 422
 naming the field; nothing of a refused request is kept. ``POST /complaints`` is idempotent by the
-caller's ``source_id`` (and by an ``Idempotency-Key`` header, like every API write).
+caller's ``source_id`` (and by an ``Idempotency-Key`` header, like every API write); a ``source_id``
+already used for a complaint the caller may not see is a 409 that shows nothing of it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import Response
 from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
@@ -31,6 +32,8 @@ from goodwill.web.deps import AppSettings, DbSession
 from goodwill.web.idempotency import Idempotent, json_response
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
+ComplaintId = Annotated[int, Path(ge=1, le=service.MAX_ID, description="The complaint's id.")]
+DUPLICATE = {"detail": "a complaint with this source_id already exists", "code": "duplicate"}
 
 
 class ComplaintIn(Strict):
@@ -43,11 +46,13 @@ class ComplaintIn(Strict):
     )
     email: str | None = Field(default=None, max_length=320)
     name: str = Field(default="", max_length=200, description="Used when the email is new.")
-    person_id: int | None = Field(default=None, ge=1)
+    person_id: int | None = Field(default=None, ge=1, le=service.MAX_ID)
     subject: str = Field(default="", max_length=service.MAX_SUBJECT)
     channel: str = Field(default="email", min_length=1, max_length=service.MAX_CHANNEL)
     priority: Priority | None = None
-    assignee_id: int | None = Field(default=None, ge=1)
+    assignee_id: int | None = Field(
+        default=None, ge=1, le=service.MAX_ID, description="Agents may name only themselves."
+    )
     received_at: datetime | None = Field(
         default=None, description="ISO 8601 with an offset; now if left out."
     )
@@ -66,7 +71,9 @@ class ComplaintIn(Strict):
 
 
 class AssignIn(Strict):
-    assignee_id: int | None = Field(description="A member of staff's id; null puts it back in the queue.")
+    assignee_id: int | None = Field(
+        ge=1, le=service.MAX_ID, description="A member of staff's id; null puts it back in the queue."
+    )
 
 
 class PriorityIn(Strict):
@@ -101,7 +108,14 @@ def _visible(session: Session, complaint_id: int, who: Principal) -> Complaint:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.post("", status_code=201, responses={200: {"description": "This source_id was already opened"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        200: {"description": "This source_id was already opened"},
+        409: {"description": "This source_id was used for a complaint you may not see"},
+    },
+)
 def open_complaint(
     body: ComplaintIn, session: DbSession, settings: AppSettings, who: ComplaintHandler, idem: Idempotent
 ) -> Response:
@@ -114,9 +128,14 @@ def open_complaint(
         created_by_id=who.user_id,
     )
     try:
+        service.check_new_assignee(role=who.role, user_id=who.user_id, assignee_id=body.assignee_id)
         complaint, created = service.open_complaint(session, new=new, settings=settings)
     except service.ComplaintError as exc:
         field_error(exc.field, exc.message)
+    if not created and not service.may_see(
+        session, complaint_id=complaint.id, user_id=who.user_id, role=who.role
+    ):
+        return idem.respond(409, DUPLICATE)
     return idem.respond(201 if created else 200, _full(session, complaint, settings))
 
 
@@ -155,14 +174,18 @@ def inbox(
 
 @router.get("/{complaint_id:int}")
 def show(
-    complaint_id: int, session: DbSession, settings: AppSettings, who: ComplaintHandler
+    complaint_id: ComplaintId, session: DbSession, settings: AppSettings, who: ComplaintHandler
 ) -> dict[str, Any]:
     return _full(session, _visible(session, complaint_id, who), settings)
 
 
 @router.post("/{complaint_id:int}/assign")
 def assign(
-    complaint_id: int, body: AssignIn, session: DbSession, settings: AppSettings, who: ComplaintHandler
+    complaint_id: ComplaintId,
+    body: AssignIn,
+    session: DbSession,
+    settings: AppSettings,
+    who: ComplaintHandler,
 ) -> Response:
     """Agents may take an unassigned complaint for themselves; managers and admins assign anyone active."""
     _visible(session, complaint_id, who)
@@ -181,7 +204,11 @@ def assign(
 
 @router.post("/{complaint_id:int}/priority")
 def set_priority(
-    complaint_id: int, body: PriorityIn, session: DbSession, settings: AppSettings, who: ComplaintHandler
+    complaint_id: ComplaintId,
+    body: PriorityIn,
+    session: DbSession,
+    settings: AppSettings,
+    who: ComplaintHandler,
 ) -> Response:
     """The clocks that still run are recomputed from when the complaint arrived."""
     _visible(session, complaint_id, who)
@@ -197,7 +224,11 @@ def set_priority(
 
 @router.post("/{complaint_id:int}/resolve")
 def resolve(
-    complaint_id: int, body: ResolveIn, session: DbSession, settings: AppSettings, who: ComplaintHandler
+    complaint_id: ComplaintId,
+    body: ResolveIn,
+    session: DbSession,
+    settings: AppSettings,
+    who: ComplaintHandler,
 ) -> Response:
     """Record what was done; resolving again changes nothing."""
     _visible(session, complaint_id, who)

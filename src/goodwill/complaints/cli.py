@@ -77,13 +77,14 @@ def show(
 
     from goodwill.cli import console, database, fail, print_json, settings
     from goodwill.complaints.model import Complaint
+    from goodwill.complaints.opening import MAX_ID
     from goodwill.complaints.present import complaint_json, log_json
     from goodwill.db import utcnow
     from goodwill.people.model import Person
 
     cfg = settings()
     with database(cfg).reading() as s:
-        complaint = s.get(Complaint, complaint_id)
+        complaint = s.get(Complaint, complaint_id) if 1 <= complaint_id <= MAX_ID else None
         if complaint is None:
             fail(f"no complaint with id {complaint_id}")
         data = complaint_json(

@@ -1,9 +1,12 @@
 """Resolutions that arrive as events: a helpdesk's history imported, or another tool's API call.
 
 A ``complaint_resolved`` event from outside (not one Goodwill recorded itself when staff resolved a
-complaint here) closes that person's oldest complaint still open at the time of the event. Without
-this, importing a year of helpdesk history would fill the inbox with complaints that were settled
-long ago. Nothing is sent: the follow-up question belongs to resolutions made in Goodwill.
+complaint here) closes that person's oldest complaint that also came as an event (source
+``events``) and was still open at the time of the event. Without this, importing a year of helpdesk
+history would fill the inbox with complaints that were settled long ago. A complaint that reached us
+by email, the API or the staff form is ours to resolve: an outside tool's resolution, about
+something else, never closes it. Nothing is sent: the follow-up question belongs to resolutions
+made in Goodwill.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from goodwill.complaints.model import Complaint, ComplaintStatus
+from goodwill.complaints.model import Complaint, ComplaintSource, ComplaintStatus
 from goodwill.complaints.records import add_log
 from goodwill.db import among
 from goodwill.events.model import Event
@@ -42,6 +45,7 @@ def close_for_events(session: Session, *, event_ids: Sequence[int]) -> int:
             select(Complaint)
             .where(
                 Complaint.person_id == event.person_id,
+                Complaint.source == ComplaintSource.events.value,
                 Complaint.status != ComplaintStatus.resolved.value,
                 Complaint.received_at <= event.occurred_at,
             )

@@ -28,9 +28,10 @@ def fetch(
 ) -> None:
     """Open a complaint for each unread email in the complaints mailbox, then mark it read.
 
-    Each sender is matched to a person by email (an unknown one becomes a prospect). Auto-replies,
-    bounces, mail without a sender and mail with no words of its own are left unread and listed
-    with the reason. Safe to run again: a message already opened is counted as a duplicate.
+    Each sender is matched to a person by email (an unknown one becomes a prospect); the SLA clocks
+    start when the mail reached the mail server, not at its Date: header. Auto-replies, bounces, mail
+    without a sender, mail with no words of its own and mail the database refuses are left unread and
+    listed with the reason. Safe to run again: a message already opened is counted as a duplicate.
     """
     from goodwill.cli import console, database, fail, print_json, settings
     from goodwill.complaints.mailbox import MailboxError, fetch_mail

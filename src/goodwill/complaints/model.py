@@ -49,6 +49,7 @@ class ReplyStatus(StrEnum):
     draft = "draft"
     queued = "queued"  # approved: an outbox message exists
     discarded = "discarded"
+    undelivered = "undelivered"  # its message was cancelled or failed: it did not answer them
 
 
 class Complaint(Base):

@@ -8,8 +8,8 @@ from ``goodwill.complaints.service``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,9 @@ MAX_CHANNEL = 40
 MAX_NAME = 200
 MAX_SOURCE_ID = 200  # the event's source_id is "<source>:<source_id>" in 200 characters
 CLOCK_SKEW = timedelta(minutes=5)  # a sender's clock a little ahead is not "in the future"
+# Before this, a received_at is a typo (1970 from an empty field), not a complaint to count clocks for.
+EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds; past it, no row can match
 
 
 class ComplaintError(ValueError):
@@ -70,8 +73,26 @@ class _Checked:
     priority: str
 
 
+def without_nul(text: str) -> str:
+    """PostgreSQL text cannot hold NUL characters, and no person typed one: they are dropped."""
+    return text.replace("\x00", "")
+
+
+def _clean_strings(new: NewComplaint) -> NewComplaint:
+    return replace(
+        new,
+        body=without_nul(new.body or ""),
+        source_id=without_nul(new.source_id or ""),
+        email=without_nul(new.email) if new.email is not None else None,
+        name=without_nul(new.name or ""),
+        subject=without_nul(new.subject or ""),
+        channel=without_nul(new.channel or ""),
+        priority=without_nul(new.priority) if new.priority is not None else None,
+    )
+
+
 def active_user(session: Session, user_id: int, *, field: str) -> User:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
     if user is None or not user.active:
         raise ComplaintError(field, f"no active member of staff with id {user_id}")
     return user
@@ -110,7 +131,7 @@ def _who(session: Session, new: NewComplaint) -> tuple[str | None, str]:
     if len(name) > MAX_NAME:
         raise ComplaintError("name", f"at most {MAX_NAME} characters")
     if new.person_id is not None:
-        if session.get(Person, new.person_id) is None:
+        if not 1 <= new.person_id <= MAX_ID or session.get(Person, new.person_id) is None:
             raise ComplaintError("person_id", f"no person with id {new.person_id}")
     elif email is None and not (name and new.source == ComplaintSource.form):
         field = "name" if new.source == ComplaintSource.form else "email"
@@ -132,6 +153,8 @@ def _checked(session: Session, new: NewComplaint, settings: Settings) -> _Checke
         raise ComplaintError("received_at", "needs a time zone")
     if new.received_at > utcnow() + CLOCK_SKEW:
         raise ComplaintError("received_at", "is in the future")
+    if new.received_at < EARLIEST_RECEIVED:
+        raise ComplaintError("received_at", "is before 2000-01-01; check the date")
     subject = " ".join((new.subject or "").split())
     if len(subject) > MAX_SUBJECT:
         raise ComplaintError("subject", f"at most {MAX_SUBJECT} characters")
@@ -157,7 +180,8 @@ def open_complaint(session: Session, *, new: NewComplaint, settings: Settings) -
     The person is matched by email (an unknown email becomes a prospect), the ``complaint`` event
     is recorded and the bank refreshed, all in the caller's transaction.
     """
-    existing = _existing(session, new.source, new.source_id or "")
+    new = _clean_strings(new)
+    existing = _existing(session, new.source, new.source_id)
     if existing is not None:
         return existing, False
     clean = _checked(session, new, settings)

@@ -10,7 +10,7 @@ import re
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -47,7 +47,23 @@ STATUS_LABELS = {
     "resolved": "Resolved",
 }
 NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# ASCII digits only ("²" and "١" pass str.isdigit()), and few enough to fit a 64-bit id.
+FORM_ID = re.compile(r"[0-9]{1,18}")
 SHORT_WORDS = 140
+
+
+class BadId(ValueError):
+    pass
+
+
+def form_id(text: str, *, what: str) -> int | None:
+    """An id typed or picked in a form: None when left empty, ``BadId`` when it cannot be one."""
+    text = text.strip()
+    if not text:
+        return None
+    if FORM_ID.fullmatch(text) is None:
+        raise BadId(f"no {what} with id {text[:30]!r}")
+    return int(text)
 
 
 def shorten(text: str, limit: int = SHORT_WORDS) -> str:
@@ -100,9 +116,11 @@ class NewForm(BaseModel):
 
 
 def _new_page(request: Request, session: Session, form: NewForm, status: int = 200, **extra: Any) -> Response:
-    person = None
-    if form.person_id.isdigit():
-        person = session.get(Person, int(form.person_id))
+    try:
+        person_id = form_id(form.person_id, what="person")
+    except BadId:
+        person_id = None
+    person = session.get(Person, person_id) if person_id is not None else None
     context = {
         "nav": "complaints",
         "form": form,
@@ -120,10 +138,11 @@ def new_page(
     session: DbSession,
     settings: AppSettings,
     _: ComplaintHandler,
-    person_id: int | None = None,
+    person_id: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
+    # A person_id that names nobody (or is not a number) shows the form that asks who it was.
     form = NewForm(
-        person_id=str(person_id or ""),
+        person_id=person_id if FORM_ID.fullmatch(person_id) else "",
         priority=settings.complaints.default_priority,
         nonce=secrets.token_urlsafe(18),
     )
@@ -140,6 +159,10 @@ def add(
 ) -> Response:
     # The nonce is made when the form is shown: posting the same form twice opens one complaint.
     nonce = form.nonce if NONCE.match(form.nonce) else secrets.token_urlsafe(18)
+    try:
+        person_id = form_id(form.person_id, what="person")
+    except BadId as exc:
+        return _new_page(request, session, form, 422, errors={"person_id": str(exc)})
     new = service.NewComplaint(
         body=form.body,
         source=ComplaintSource.form.value,
@@ -147,7 +170,7 @@ def add(
         received_at=utcnow(),
         email=form.email or None,
         name=form.name,
-        person_id=int(form.person_id) if form.person_id.isdigit() else None,
+        person_id=person_id,
         subject=form.subject,
         channel=form.channel if form.channel in CHANNELS else "",
         priority=form.priority or None,
@@ -234,7 +257,10 @@ def assign(
     assignee_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     complaint = _visible(session, complaint_id, who)
-    target = int(assignee_id) if assignee_id.isdigit() else None
+    try:
+        target = form_id(assignee_id, what="member of staff")
+    except BadId as exc:
+        return _detail_page(request, session, settings, who, complaint, 422, errors={"assignee_id": str(exc)})
     try:
         service.assign(
             session, complaint_id=complaint.id, assignee_id=target, by_user_id=who.user_id, role=who.role

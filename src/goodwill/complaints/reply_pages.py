@@ -2,7 +2,10 @@
 
 ``/complaints/{id}/reply``: the first-response draft in an editable box with the sincerity check beside
 it (live through HTMX while typing); Save checks again, Approve queues it for delivery, Discard throws
-it away. Only staff who may see the complaint reach it: anyone else gets a 404, as on the complaint.
+it away. Opening the page changes nothing: without a draft it shows "Write the first response", a
+POST that drafts one (a second click finds the same draft). Only staff who may see the complaint
+reach it: anyone else gets a 404, as on the complaint. NUL characters in what is posted are taken
+out by the service (PostgreSQL refuses them in text).
 
 ``/my/complaint/{token}``: "Did we put it right?" with three buttons. As on the unsubscribe and
 loyalty pages, the signed token in the path is the whole authorisation, so the POST carries no CSRF
@@ -63,15 +66,9 @@ def _page(
 
 
 @router.get("/complaints/{complaint_id}/reply")
-def reply_page(
-    request: Request, complaint_id: int, session: DbSession, settings: AppSettings, who: ComplaintHandler
-) -> Response:
+def reply_page(request: Request, complaint_id: int, session: DbSession, who: ComplaintHandler) -> Response:
+    # Read-only: opening the page (or a link preview) drafts nothing; "Write the first response" does.
     complaint = _visible(session, complaint_id, who)
-    view = replies.reply_context(session, complaint)
-    if view.reply is None and view.refusal is None and not view.discarded:
-        replies.draft_first_response(
-            session, complaint_id=complaint.id, user_id=who.user_id, settings=settings
-        )
     done = DONE_WORDS.get(request.query_params.get("done", ""))
     return _page(request, session, complaint, done=done)
 
@@ -112,7 +109,8 @@ def reply_action(
             replies.discard_reply(session, reply_id=reply.id, user_id=who.user_id)
     except replies.ReplyError as exc:
         session.rollback()  # nothing of a refused action is kept; what they typed is shown again
-        extra: dict[str, Any] = {"error": str(exc), "draft_body": body, "draft_subject": subject}
+        shown = {"draft_body": replies.without_nul(body), "draft_subject": replies.without_nul(subject)}
+        extra: dict[str, Any] = {"error": str(exc), **shown}
         if isinstance(exc, replies.ReplyBlocked):
             extra["check"] = exc.check.as_dict() | {"problems": replies.problem_dicts(exc.check)}
         return _page(request, session, _visible(session, complaint_id, who), status_code=422, **extra)

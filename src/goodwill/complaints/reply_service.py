@@ -3,6 +3,9 @@
 Approving a first response writes the outbox message (purpose ``complaint_reply``) in the same unit
 of work and stops the first-response clock (``complaints.service.mark_responded``). A reply needs no
 marketing consent (they wrote to us); the suppression list and erasure still stop it at send time.
+A reply whose message is then cancelled or fails for good was no answer: ``reply_not_delivered``
+(called by the outbox) marks it ``undelivered`` and, if approving it is what stopped the clock,
+starts the clock again, so the SLA sweep charges a breach the complaint would otherwise escape.
 The satisfaction question (purpose ``complaint_satisfaction``) is queued when the complaint is
 resolved, ``satisfaction_after_days`` later, once per complaint, by email only; the worker cancels it
 if consent for email was withdrawn meanwhile. Its link is signed with the loyalty links' helpers under
@@ -41,6 +44,7 @@ from goodwill.people.model import Person
 from goodwill.people.privacy import erasure_recorded
 from goodwill.team.model import User
 
+UNDELIVERED = ReplyStatus.undelivered.value  # its message was cancelled or failed
 LINK_DAYS = 90  # the one-question link works this long after the question is sent
 ANSWER_CHANGE_DAYS = 30  # a second answer replaces the first only this soon after it
 _LINK_KEY = "goodwill complaint satisfaction v1\0"  # never the loyalty page's key: links cannot cross
@@ -61,6 +65,11 @@ class ReplyBlocked(ReplyError):
         kinds = ", ".join(sorted({p.kind.replace("_", " ") for p in check.problems if p.blocking}))
         super().__init__(f"the reply has problems to fix before it can be approved: {kinds}")
         self.check = check
+
+
+def without_nul(text: str) -> str:
+    """PostgreSQL refuses NUL in text, and no one types it: a pasted one is taken out."""
+    return text.replace("\x00", "")
 
 
 def problem_dicts(check: Check) -> list[dict[str, Any]]:
@@ -94,7 +103,11 @@ def check_for(session: Session, *, complaint: Complaint, body: str, channel: str
     person = _person(session, complaint)
     names = [n for n in (person.preferred_name, *person.name.split()[:1]) if n]
     return check_reply(
-        body, first_name=person.greeting_name, their_words=complaint.body, channel=channel, known_names=names
+        without_nul(body),
+        first_name=person.greeting_name,
+        their_words=complaint.body,
+        channel=channel,
+        known_names=names,
     )
 
 
@@ -123,13 +136,13 @@ def _complaint(session: Session, complaint_id: int) -> Complaint:
 
 
 def first_response_of(session: Session, complaint_id: int) -> ComplaintReply | None:
-    """The latest first response that is not discarded (a draft, or the one queued)."""
+    """The latest first response still in play: a draft, or the one queued (not discarded or undelivered)."""
     return session.scalar(
         select(ComplaintReply)
         .where(
             ComplaintReply.complaint_id == complaint_id,
             ComplaintReply.kind == ReplyKind.first_response,
-            ComplaintReply.status != ReplyStatus.discarded,
+            ComplaintReply.status.in_((ReplyStatus.draft, ReplyStatus.queued)),
         )
         .order_by(ComplaintReply.id.desc())
         .limit(1)
@@ -215,10 +228,11 @@ def revise_reply(
 ) -> ComplaintReply:
     """Save an edited draft and check it again (browsers post CRLF line breaks: stored as LF)."""
     reply = _claim(session, reply_id)
-    text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = without_nul(body).replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise ReplyError("a reply needs some words")
     reply.body = text
+    subject = without_nul(subject) if subject is not None else None
     if subject is not None and reply.channel == "email" and subject.strip():
         reply.subject = " ".join(subject.split())[:200]
     reply.written_by_id = reply.written_by_id or user_id
@@ -268,7 +282,38 @@ def approve_reply(
     reply.message_id = message.id
     reply.approved_by_id = user_id
     reply.approved_at = now
-    mark_responded(session, complaint=complaint, at=now, by_user_id=user_id)
+    mark_responded(session, complaint=complaint, at=now, by_user_id=user_id, settings=settings)
+    return reply
+
+
+def reply_not_delivered(
+    session: Session, *, message_id: int, reason: str, now: datetime, may_have_arrived: bool = False
+) -> ComplaintReply | None:
+    """The outbox ended a first response's message without delivering it (cancelled, failed).
+
+    The reply becomes ``undelivered`` and the log says why. If approving this reply is what stopped
+    the first-response clock, the clock runs again: no answer reached them, the complaint is open,
+    and a new first response can be drafted. An answer that stopped the clock earlier (by phone,
+    say) still counts. ``may_have_arrived`` (handed to the mail server, then the line broke): the
+    answer stands, since sending again could deliver it twice; the log asks someone to check.
+    None when the message is no queued first response.
+    """
+    reply = session.scalar(select(ComplaintReply).where(ComplaintReply.message_id == message_id))
+    if reply is None or reply.kind != ReplyKind.first_response or reply.status != ReplyStatus.queued:
+        return None
+    complaint = _complaint(session, reply.complaint_id)  # one change at a time to its clocks
+    if may_have_arrived:
+        detail = f"{reason}; it may have arrived, check the mail log before writing again"
+        add_log(session, complaint_id=complaint.id, action="reply delivery unknown", detail=detail, at=now)
+        return reply
+    reply.status = UNDELIVERED
+    detail = reason
+    if complaint.first_responded_at is not None and complaint.first_responded_at == reply.approved_at:
+        complaint.first_responded_at = None
+        if complaint.status == ComplaintStatus.responded:
+            complaint.status = ComplaintStatus.open.value
+        detail = f"{reason}; the first-response clock runs again"
+    add_log(session, complaint_id=complaint.id, action="reply not delivered", detail=detail[:2000], at=now)
     return reply
 
 
@@ -381,7 +426,7 @@ def record_satisfaction(
     session: Session, *, secret_key: str, token: str, answer: str, now: datetime
 ) -> SatisfactionOutcome:
     """Record "Did we put it right?" from the signed link; the same answer again changes nothing."""
-    clean = answer.strip().lower()
+    clean = without_nul(answer).strip().lower()
     if clean not in ANSWERS:
         raise ReplyError("the answer must be yes, partly or no")
     complaint_id = complaint_for_link(session, secret_key=secret_key, token=token, now=now).id
@@ -412,6 +457,8 @@ class ReplyView:
     approved_by: User | None
     satisfaction: ComplaintReply | None  # the follow-up question, once queued
     discarded: int  # drafts thrown away so far
+    undelivered: ComplaintReply | None  # the latest reply whose message was cancelled or failed
+    undelivered_reason: str  # why, as the outbox recorded it
 
 
 def reply_context(session: Session, complaint: Complaint) -> ReplyView:
@@ -421,7 +468,11 @@ def reply_context(session: Session, complaint: Complaint) -> ReplyView:
     refusal = _refusal(session, complaint) if reply is None or reply.status == ReplyStatus.draft else None
     if refusal is None and reply is None and reply_channel(complaint, person) is None:
         refusal = "no email address on file (nor, for a complaint sent by SMS, a mobile number)"
-    replies = session.scalars(select(ComplaintReply).where(ComplaintReply.complaint_id == complaint.id)).all()
+    replies = session.scalars(
+        select(ComplaintReply).where(ComplaintReply.complaint_id == complaint.id).order_by(ComplaintReply.id)
+    ).all()
+    undelivered = next((r for r in reversed(replies) if r.status == UNDELIVERED), None)
+    message = session.get(Message, undelivered.message_id) if undelivered and undelivered.message_id else None
     return ReplyView(
         complaint=complaint,
         person=person,
@@ -438,4 +489,6 @@ def reply_context(session: Session, complaint: Complaint) -> ReplyView:
         else None,
         satisfaction=next((r for r in replies if r.kind == ReplyKind.satisfaction), None),
         discarded=sum(1 for r in replies if r.status == ReplyStatus.discarded),
+        undelivered=undelivered,
+        undelivered_reason=(message.last_error or "") if message is not None else "",
     )

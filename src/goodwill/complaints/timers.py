@@ -1,6 +1,8 @@
 """The live SLA timers shown for a complaint: "first response due in 2h 10m", "overdue by 1h".
 
-Counted in business hours, as the clocks are; read from the complaint's stored due times.
+Counted in business hours, as the clocks are; read from the complaint's stored due times. A "day"
+in these words is a working day (the business's opening hours), not 24 hours: 40 business hours
+with a 09:00-17:00 day are "5 working days".
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from goodwill.complaints.model import Complaint
-from goodwill.complaints.sla import business_seconds_between, describe
+from goodwill.complaints.sla import business_day_hours, business_seconds_between, describe
 from goodwill.config import Settings
 
 SOON_SECONDS = 3600  # a running clock with under an hour of business time left is shown as "soon"
@@ -28,13 +30,17 @@ def _local(value: datetime, settings: Settings) -> str:
     return value.astimezone(settings.business.tz).strftime("%d %b %Y, %H:%M").removeprefix("0")
 
 
+def _business(seconds: int, settings: Settings) -> str:
+    return describe(seconds, day_hours=business_day_hours(settings.complaints.hours), working_days=True)
+
+
 def _running(clock: str, words: str, due: datetime, now: datetime, settings: Settings) -> Timer:
     left = business_seconds_between(now, due, hours_config=settings.complaints.hours, tz=settings.business.tz)
     if due > now:
         state = "soon" if left <= SOON_SECONDS else "running"
-        text = f"{words} due in {describe(left)} (business hours)"
+        text = f"{words} due in {_business(left, settings)} (business hours)"
     elif left <= -60:
-        state, text = "overdue", f"{words} overdue by {describe(left)} (business hours)"
+        state, text = "overdue", f"{words} overdue by {_business(left, settings)} (business hours)"
     else:  # past due, but the business has been closed since
         state, text = "overdue", f"{words} overdue (was due {_local(due, settings)})"
     return Timer(clock, state, text, due, left)

@@ -1,7 +1,9 @@
 """Who may see which complaint: agents their own and the unassigned queue, managers their teams', admins all.
 
-Used as a SQL condition so listings and single reads apply the very same rule; a complaint the
-caller may not see is "not found" (a 404), never "forbidden", so its existence is not revealed.
+Anyone a complaint was escalated to sees it too: the escalation falls back to the first manager when
+the assignee has no team manager, and the notice's link must open. Used as a SQL condition so
+listings and single reads apply the very same rule; a complaint the caller may not see is "not
+found" (a 404), never "forbidden", so its existence is not revealed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from goodwill.team.teams import managed_user_ids
 def visible_condition(session: Session, *, user_id: int, role: str) -> ColumnElement[bool]:
     if role == Role.admin:
         return true()
-    mine_or_queue = or_(Complaint.assignee_id.is_(None), Complaint.assignee_id == user_id)
+    mine_or_queue = or_(
+        Complaint.assignee_id.is_(None),
+        Complaint.assignee_id == user_id,
+        Complaint.escalated_to_id == user_id,
+    )
     if role == Role.manager:
         team = [uid for uid in managed_user_ids(session, user_id) if uid != user_id]
         if team:

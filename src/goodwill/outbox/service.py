@@ -23,11 +23,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
-from goodwill.db import matching, rows_changed
+from goodwill.db import matching, rows_changed, utcnow
 from goodwill.events.model import Event
 from goodwill.outbox.delivered import OWN_SOURCE, delivery_event_kind
 from goodwill.outbox.model import AttemptOutcome, Message, MessageAttempt, MessageStatus
-from goodwill.outbox.rules import STAFF, SendFacts, SendRules
+from goodwill.outbox.rules import COMPLAINT_REPLY, STAFF, SendFacts, SendRules
 from goodwill.people.model import Person
 from goodwill.people.privacy import tombstone_name
 from goodwill.people.service import consents_in_force
@@ -460,7 +460,27 @@ def finish_unsent(
     if rows_changed(result) != 1:
         return "lost"
     _close_attempt(session, claimed.message_id, claimed.attempt, outcome, now, error=reason[:2000])
+    if claimed.purpose == COMPLAINT_REPLY and status != MessageStatus.queued:
+        _complaint_reply_ended(
+            session,
+            message_id=claimed.message_id,
+            reason=reason,
+            now=now,
+            may_have_arrived=outcome == AttemptOutcome.unknown,
+        )
     return status
+
+
+def _complaint_reply_ended(
+    session: Session, *, message_id: int, reason: str, now: datetime, may_have_arrived: bool = False
+) -> None:
+    """An answer to a complaint that did not go out is no answer: its first-response clock runs again."""
+    # Imported here: complaints build on the outbox, and the outbox must stay importable without them.
+    from goodwill.complaints.reply_service import reply_not_delivered
+
+    reply_not_delivered(
+        session, message_id=message_id, reason=reason, now=now, may_have_arrived=may_have_arrived
+    )
 
 
 def counts(session: Session) -> dict[str, dict[str, int]]:
@@ -498,8 +518,11 @@ def retry_failed(session: Session, *, message_id: int, now: datetime) -> Message
     return message
 
 
-def cancel_queued(session: Session, *, message_id: int, reason: str) -> Message:
-    """Staff decided a queued message must not go (a held card, a stale call): cancelled, with why."""
+def cancel_queued(session: Session, *, message_id: int, reason: str, now: datetime | None = None) -> Message:
+    """Staff decided a queued message must not go (a held card, a stale call): cancelled, with why.
+
+    A cancelled reply to a complaint is no answer: its first-response clock runs again.
+    """
     if not reason.strip():
         raise OutboxError("say why the message is cancelled")
     result = session.execute(
@@ -512,4 +535,8 @@ def cancel_queued(session: Session, *, message_id: int, reason: str) -> Message:
         raise OutboxError(f"no message {message_id}")
     if rows_changed(result) != 1:
         raise OutboxError(f"message {message_id} is {message.status}; only queued messages can be cancelled")
+    if message.purpose == COMPLAINT_REPLY:
+        _complaint_reply_ended(
+            session, message_id=message_id, reason=message.last_error or "cancelled", now=now or utcnow()
+        )
     return message

@@ -8,8 +8,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from goodwill.db import rows_changed
+from goodwill.db import utcnow
 from goodwill.outbox.model import Message, MessageStatus
+from goodwill.outbox.rules import COMPLAINT_REPLY
 
 
 def cancel_pending(
@@ -26,9 +27,18 @@ def cancel_pending(
     ]
     if channel is not None:
         conditions.append(Message.channel == channel)
-    result = session.execute(
+    cancelled = session.execute(
         update(Message)
         .where(*conditions)
         .values(status=MessageStatus.cancelled, last_error=reason, next_attempt_at=None)
-    )
-    return rows_changed(result)
+        .returning(Message.id, Message.purpose)
+    ).all()
+    replies = [message_id for message_id, purpose in cancelled if purpose == COMPLAINT_REPLY]
+    if replies:
+        # An answer to a complaint that will not go out is no answer: its clock runs again.
+        # Imported here: complaints build on the outbox, not the reverse.
+        from goodwill.complaints.reply_service import reply_not_delivered
+
+        for message_id in replies:
+            reply_not_delivered(session, message_id=message_id, reason=reason, now=utcnow())
+    return len(cancelled)
