@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.cli import app
-from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply
+from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply, ComplaintTheme
 from goodwill.complaints.service import NewComplaint, open_complaint, resolve
 from goodwill.config import Settings, load_settings
 from goodwill.db import Database
@@ -252,6 +252,29 @@ def _complaints_and_praise(
         )  # fmt: skip
         assert route_praise(s, event_ids=[praise.id], settings=settings) == 1
         notify(s, user_id=boss, kind="digest", key="digest:2026-W46", text="Your team this week: 1 person")
+        # Thanks that name Cy but point at nothing of theirs, and the notice that quotes it.
+        give_kudos(
+            s, from_user_id=maya, to_user_id=boss, reason="You calmed Cy Moss down so well",
+            settings=settings, now=at + timedelta(hours=7),
+        )  # fmt: skip
+        # Themes built from few complaints can hold a name; older runs are kept.
+        s.add_all(
+            [
+                ComplaintTheme(run_id=1, label="cy moss", keywords=["cy moss"], size=2),
+                ComplaintTheme(run_id=2, label="moss, spout, handle", keywords=["moss", "spout", "handle"],
+                               size=2),
+                ComplaintTheme(run_id=2, label="oolong, lee, stale", keywords=["oolong", "lee", "stale"],
+                               size=2),
+            ]
+        )  # fmt: skip
+        complaint_id = complaint.id
+    # A stored API answer that names neither Cy nor their id, only their complaint.
+    given = make_client(db).post(
+        f"{API_PREFIX}/kudos",
+        json={"to_user_id": maya, "reason": "Great work on the cracked spout", "complaint_id": complaint_id},
+        headers=token_for(db, boss) | {"Idempotency-Key": "kudos-spout"},
+    )
+    assert given.status_code == 201, given.text
 
 
 def every_text(db: Database) -> Iterator[tuple[str, str, str]]:
@@ -431,7 +454,8 @@ def test_export_holds_everything_and_is_plain_json(db: Database, tmp_path: Path)
     assert "Posted a replacement spout" in [step["detail"] for step in theirs["log"]]
     assert complaints["events"]["body"] == "Tin arrived dented at Thornbury"
     assert sorted(k["reason"] for k in data["kudos"]) == [
-        "Calmed things down over the wobbly handle", "Maya found me the brass samovar"]  # fmt: skip
+        "Calmed things down over the wobbly handle", "Great work on the cracked spout",
+        "Maya found me the brass samovar"]  # fmt: skip
     assert "oolong" not in json.dumps(data)  # Ann's complaint is hers
     assert data["erasure"] is None
     with db.reading() as s, pytest.raises(PersonNotFound):
@@ -453,17 +477,20 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
     )
     assert report.suppressed == {"email": 2, "phone": 1} and report.newly_suppressed == 3
     assert report.messages_cancelled == 1
-    # The stored answers: Cy's summary, and one that quoted only where their gift was sent.
-    assert report.removed == {"person_identities": 2, "person_facts": 3, "idempotency_keys": 2}
+    # The stored answers: Cy's summary, one that quoted only where their gift was sent, and kudos
+    # given through the API about their complaint.
+    assert report.removed == {"person_identities": 2, "person_facts": 3, "idempotency_keys": 3}
     assert report.kept["loyalty_entries"] == 4 and report.kept["loyalty_redemptions"] == 2
     blanked = {t: n for t, n in report.blanked.items() if t.startswith("loyalty")}
     assert blanked == {"loyalty_accounts": 1, "loyalty_entries": 4, "loyalty_redemptions": 2}
     assert report.kept["events"] == before["person_events"][0] and report.kept["bank_entries"] > 0
     trail = {t: n for t, n in report.blanked.items() if t.startswith(("complaint", "kudos", "staff"))}
     assert trail.pop("complaint_log") >= 3  # received, assigned, resolved (and what else was logged)
-    # Both their complaints; both replies; both kudos; the escalation, praise (to Maya and Max) and
-    # kudos notices, and not Max's digest notice.
-    assert trail == {"complaints": 2, "complaint_replies": 2, "kudos": 2, "staff_notices": 4}
+    # Both their complaints; both replies; the kudos from their praise, the two about their complaint
+    # and the one naming them; the escalation, praise (to Maya and Max) and three kudos notices, and
+    # not Max's digest notice; the two themes that held their name.
+    assert trail == {"complaints": 2, "complaint_replies": 2, "kudos": 4, "staff_notices": 6,
+                     "complaint_themes": 2}  # fmt: skip
     assert report.kept["complaints"] == 2
     assert "Cy" not in json.dumps(report.as_dict())
 
@@ -496,7 +523,9 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
             record["erasure"]["note"] == "erased by staff:boss@shop.test: asked to be forgotten (ticket 77)"
         )
         assert record["person"]["email"] is None and record["people"]["identities"] == []
-        assert record["kudos"] == [next(k for k in record["kudos"] if k["complaint_id"])]  # unlinked from Cy
+        # The praise's kudos is unlinked from Cy; the two about their complaint stay with it, blank.
+        assert [(k["person_id"], k["reason"]) for k in record["kudos"]] == [(None, "")] * 2
+        assert all(k["complaint_id"] for k in record["kudos"])
         replies = s.scalars(select(ComplaintReply).order_by(ComplaintReply.id)).all()
         assert [(r.status, r.subject, r.body) for r in replies] == [("queued", "", ""), ("discarded", "", "")]
         assert (
@@ -504,6 +533,14 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
             .one()
             .startswith("Your team")
         )
+        themes = s.execute(select(ComplaintTheme.id, ComplaintTheme.label, ComplaintTheme.keywords)
+                           .order_by(ComplaintTheme.id)).all()  # fmt: skip
+        assert [(label, keywords) for _, label, keywords in themes] == [
+            (f"theme {themes[0].id}", []), ("spout, handle", ["spout", "handle"]),
+            ("oolong, lee, stale", ["oolong", "lee", "stale"]),
+        ]  # fmt: skip
+        kudos = s.scalars(select(Kudos).order_by(Kudos.id)).all()
+        assert [k.reason for k in kudos] == ["", "", "", ""]  # the thanks stay, not the words
 
     # Twice is harmless, by id or by the email that no longer leads anywhere.
     with db.transaction() as s:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from delivery_servers import SmtpSink
@@ -36,7 +37,11 @@ from goodwill.team.digest import (
     Digest,
     DigestRefused,
     MemberWork,
+    WeekNotOver,
+    iso_week_key,
+    last_complete_week,
     queue_digest_emails,
+    today_in,
     week_bounds,
     weekly_digest,
 )
@@ -256,6 +261,9 @@ def test_the_page_shows_cards_for_people_worth_thanking_and_the_rest_in_a_table(
     assert agent.status_code == 403 and "read the team digest" in agent.text
     bad = browser(db, shop, "max@shop.test").get("/team/digest?week=22/11/2026")
     assert bad.status_code == 422 and "use YYYY-MM-DD" in bad.text
+    for edge in ("0001-01-01", "0001-01-06", "9999-12-31", "9999-12-25"):  # a week past the calendar's ends
+        beyond = browser(db, shop, "max@shop.test").get(f"/team/digest?week={edge}")
+        assert beyond.status_code == 422 and "week" in beyond.text, edge
     anonymous = TestClient(create_app(shop.settings, db), base_url=BASE_URL)
     assert anonymous.get("/team/digest", follow_redirects=False).status_code == 303
 
@@ -295,7 +303,38 @@ def test_one_email_per_manager_per_week_and_none_for_an_empty_team(db: Database)
             (shop.mo, "digest:2026-W47"),
         }
     with db.transaction() as s:  # the next week is a new email
-        assert queue_digest_emails(s, settings=shop.settings, now=NOW, week_ending=WEEK + timedelta(7)) == 2
+        later = NOW + timedelta(7)
+        assert queue_digest_emails(s, settings=shop.settings, now=later, week_ending=WEEK + timedelta(7)) == 2
+
+
+def test_the_email_covers_the_last_complete_week_by_default(db: Database) -> None:
+    """Sent on Monday morning, the digest is for Monday to Sunday just ended, not the 7 days up to today;
+    running it again that day or the next queues nothing."""
+    shop = seed(db)
+    with db.transaction() as s:  # Sunday 22 Nov 23:00 in New York: that week is not over yet
+        assert queue_digest_emails(s, settings=shop.settings, now=utc(23, 4)) == 2
+        assert set(s.scalars(select(StaffNotice.key).where(StaffNotice.kind == "digest"))) == {
+            "digest:2026-W46"
+        }
+    with db.transaction() as s:
+        for now in (NOW, NOW + timedelta(hours=8), NOW + timedelta(days=1)):  # Monday, again, Tuesday
+            assert queue_digest_emails(s, settings=shop.settings, now=now) == (2 if now == NOW else 0)
+    week47 = [m for m in staff_messages(db) if "week=2026-11-22" in m.body]
+    assert len(week47) == 2
+    # Bo's complaint resolved late on Sunday (Monday in UTC) is in; Monday's are not.
+    assert "- Ann Lee: resolved 3 complaints" in week47[0].body and "Bo Diaz: resolved 4" in week47[0].body
+    with db.transaction() as s:  # a day in the week asks for that week
+        assert queue_digest_emails(s, settings=shop.settings, now=NOW, week_ending=date(2026, 11, 18)) == 0
+        with pytest.raises(WeekNotOver, match="2026-11-29"):
+            queue_digest_emails(s, settings=shop.settings, now=NOW, week_ending=date(2026, 11, 23))
+
+
+def test_the_last_complete_week_is_monday_to_the_sunday_before_today() -> None:
+    tz = ZoneInfo(NY)
+    assert last_complete_week(utc(23, 14), tz) == date(2026, 11, 22)  # Monday
+    assert last_complete_week(utc(23, 4), tz) == date(2026, 11, 15)  # still Sunday 22nd in New York
+    assert last_complete_week(utc(29, 12), tz) == date(2026, 11, 22)  # Sunday 29th: not over
+    assert iso_week_key(date(2026, 11, 22)) == "digest:2026-W47"
 
 
 @pytest.fixture
@@ -349,6 +388,11 @@ def test_cli_prints_the_digest_and_sends_it_once(
     assert code == 0 and "Queued 2" in out, out
     code, out = invoke(db, "--week", "2026-11-22", "--send")
     assert code == 0 and "Queued 0" in out
+    code, out = invoke(db, "--week", "2026-11-17", "--send")  # a Tuesday: the same ISO week
+    assert code == 0 and "Queued 0" in out
+    this_week = today_in(ZoneInfo(NY), datetime.now(UTC)).isoformat()
+    code, out = invoke(db, "--week", this_week, "--send")
+    assert code == 1 and "not over" in out, out
     code, out = invoke(db, "--manager", "ann@shop.test")
     assert code == 1 and "managers and admins" in out
     code, out = invoke(db, "--week", "Sunday")

@@ -8,19 +8,22 @@ team; Tom Jones is an agent in no team (so "Tom" alone is ambiguous where he mat
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from test_web_client import add_user, make_client, token_for
 from typer.testing import CliRunner
 
 from goodwill.config import Business, Settings, load_settings
 from goodwill.db import Database, utcnow
 from goodwill.events.importers.service import import_events
+from goodwill.events.service import NewEvent, record_event
 from goodwill.people.privacy import erase_person
 from goodwill.people.service import PersonRecord, create_person
 from goodwill.team import teams
@@ -252,6 +255,71 @@ def test_the_allowance_is_per_giver_per_calendar_month_in_the_business_zone(db: 
         assert allowance_left(s, user_id=shop.zoe, settings=settings_for(db), now=april) is None
 
 
+def _give_points(db: Database, shop: Shop, settings: Settings, points: int) -> str:
+    try:
+        with db.transaction() as s:
+            give_kudos(
+                s, from_user_id=shop.zoe, to_user_id=shop.tom, reason="Thanks for the help",
+                settings=settings, now=utcnow(), points=points,
+            )  # fmt: skip
+        return "given"
+    except KudosError:
+        return "refused"
+
+
+def _points_given(db: Database) -> int:
+    with db.reading() as s:
+        return int(s.scalar(select(func.coalesce(func.sum(Kudos.points), 0))) or 0)
+
+
+def test_givers_at_the_same_moment_never_overspend_the_allowance(db: Database) -> None:
+    """Four requests start together (a barrier), each giving all 10 points: exactly one gets through."""
+    shop = seed(db)
+    settings = settings_for(db, monthly_allowance=10)
+    barrier = threading.Barrier(4, timeout=60)
+
+    def attempt(_: int) -> str:
+        barrier.wait()
+        return _give_points(db, shop, settings, 10)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(attempt, range(4)))
+    assert outcomes == ["given", "refused", "refused", "refused"]
+    assert _points_given(db) == 10
+
+
+def test_a_second_giver_waits_for_the_first_and_sees_its_points(db: Database) -> None:
+    """The first giver's transaction is still open when the second one starts: the second must wait
+    for it (not read the spent points before it commits), then find nothing left."""
+    shop = seed(db)
+    settings = settings_for(db, monthly_allowance=10)
+    second_started = threading.Event()
+
+    def watch(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        # Set when the second giver takes its lock, or (without one) once it has read what was spent.
+        locking = statement.startswith("UPDATE users") or "FOR UPDATE" in statement
+        if threading.current_thread().name == "second" and (locking or "sum(kudos.points)" in statement):
+            second_started.set()
+
+    event.listen(db.engine, "before_cursor_execute", watch)
+    outcome: list[str] = []
+    second = threading.Thread(
+        name="second", target=lambda: outcome.append(_give_points(db, shop, settings, 10))
+    )
+    try:
+        with db.transaction() as s:
+            give_kudos(
+                s, from_user_id=shop.zoe, to_user_id=shop.tom, reason="First thanks", settings=settings,
+                now=utcnow(), points=10,
+            )  # fmt: skip
+            second.start()
+            assert second_started.wait(timeout=60), "the second giver never started"
+        second.join(timeout=60)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", watch)
+    assert outcome == ["refused"] and _points_given(db) == 10
+
+
 # ---- praise routing ------------------------------------------------------------------------------
 
 
@@ -349,6 +417,92 @@ def test_an_ambiguous_first_name_routes_nowhere_but_a_full_name_does(db: Databas
     assert kudos.to_user_id == jones and kudos.reason == "TOM JONES sang to me"
     assert notices(db, shop.tom) == [] and notices(db, shop.maya) == []  # Tom Jones is in no team
     assert [n.text for n in notices(db, jones)] == ["A customer praised you"]
+
+
+def test_everyday_words_and_the_customers_own_name_are_not_praise_for_staff(
+    db: Database, tmp_path: Path
+) -> None:
+    seed(db)
+    add_user(db, "will@shop.test", "agent", name="Will Turner")
+    anna = add_user(db, "anna@shop.test", "agent", name="Anna Berg")
+    path = write_csv(
+        tmp_path / "events.csv",
+        [
+            ("w-1", "gus@example.test", "Gus Grey", "praise", "2025-06-03 10:00",
+             "Great shop, will definitely come back!"),
+            ("w-2", "anna.smith@example.test", "Anna Smith", "praise", "2025-06-03 11:00",
+             "Lovely service. Anna"),
+            ("w-3", "hal@example.test", "Hal Finch", "praise", "2025-06-03 12:00",
+             "Will definitely come back, thanks Anna!"),
+        ],
+    )  # fmt: skip
+    with db.transaction() as s:
+        import_events(session=s, path=path, business=PARIS, settings=settings_for(db))
+    [kudos] = kudos_rows(db)  # only Hal's thanks names a member of staff
+    assert (kudos.to_user_id, kudos.reason) == (anna, "Will definitely come back, thanks Anna!")
+
+
+def _praise(db: Database, *, staff_id: int | None, text: str | None, source_id: str = "p-1") -> int:
+    with db.transaction() as s:
+        record = PersonRecord(name="Gus Grey", email=f"gus-{source_id}@example.test")
+        person, _ = create_person(s, record, source="test")
+        praise, _ = record_event(
+            s,
+            NewEvent(
+                person_id=person.id, kind="praise", occurred_at=utcnow(), source="shop", source_id=source_id,
+                staff_id=staff_id, text=text,
+            ),
+        )  # fmt: skip
+        return praise.id
+
+
+def test_praise_for_a_deactivated_member_of_staff_reaches_nobody_they_did_not_name(db: Database) -> None:
+    shop = seed(db)
+    settings = settings_for(db)
+    first = _praise(db, staff_id=shop.tom, text="Such a helpful visit")
+    second = _praise(db, staff_id=shop.tom, text="Zoë found the right size", source_id="p-2")
+    with db.transaction() as s:
+        s.get(User, shop.tom).active = False  # type: ignore[union-attr]
+    with db.transaction() as s:
+        assert route_praise(s, event_ids=[first, second], settings=settings) == 1
+    # The one who served them has left: their thanks goes to the colleague the words name, if any.
+    [kudos] = kudos_rows(db)
+    assert (kudos.to_user_id, kudos.event_id) == (shop.zoe, second)
+    assert notices(db, shop.tom) == [] and [n.text for n in notices(db, shop.zoe)] == [
+        "A customer praised you"
+    ]
+
+
+def test_a_deactivated_namesake_makes_a_first_name_ambiguous(db: Database) -> None:
+    shop = seed(db)
+    jones = add_user(db, "jones@shop.test", "agent", name="Tom Jones")
+    with db.transaction() as s:
+        s.get(User, shop.tom).active = False  # type: ignore[union-attr]
+    praise = _praise(db, staff_id=None, text="Tom was so patient")
+    with db.transaction() as s:
+        assert route_praise(s, event_ids=[praise], settings=settings_for(db)) == 0  # maybe Tom Baker
+    again = _praise(db, staff_id=None, text="Tom Jones was so patient", source_id="p-2")
+    with db.transaction() as s:
+        assert route_praise(s, event_ids=[again], settings=settings_for(db)) == 1
+    assert [k.to_user_id for k in kudos_rows(db)] == [jones]
+
+
+def test_praise_without_words_is_not_shown_as_erased(db: Database) -> None:
+    shop = seed(db)
+    praise = _praise(db, staff_id=shop.zoe, text=None)
+    with db.transaction() as s:
+        assert route_praise(s, event_ids=[praise], settings=settings_for(db)) == 1
+    with db.reading() as s:
+        [card] = wall(s)
+    assert card.reason == "" and card.from_customer and not card.words_erased
+    assert card.customer_first_name == "Gus"
+    with db.transaction() as s:
+        erase_person(
+            s, person_ref="gus-p-1@example.test", secret_key="test-secret", erased_by="t", reason="asked"
+        )
+    with db.reading() as s:
+        [card] = wall(s)
+    assert card.words_erased and card.customer_first_name == ""
 
 
 def test_routing_ignores_other_kinds_and_no_ids(db: Database) -> None:

@@ -100,3 +100,14 @@ def test_anyone_on_the_staff_has_a_notices_page_and_strangers_are_sent_to_log_in
     assert client.post("/team/notices/read", follow_redirects=False).status_code == 303
     assert login(client, "ada@shop.test").status_code == 303
     assert "No notices yet" in client.get("/team/notices").text
+
+
+def test_an_out_of_range_notice_id_is_refused_not_a_server_error(db: Database) -> None:
+    seed(db)
+    client = make_client(db)
+    assert login(client, "max@shop.test").status_code == 303
+    token = form_token(client.get("/team/notices").text)
+    for notice_id in (str(2**63), "\u00b2", "-1"):
+        refused = client.post("/team/notices/read", data={"csrf_token": token, "notice_id": notice_id})
+        assert refused.status_code == 422, notice_id
+    assert not any(read_state(db).values())

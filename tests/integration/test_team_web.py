@@ -323,6 +323,100 @@ def test_the_wall_pages_back_to_older_thanks(db: Database) -> None:
     assert "Thanks number 01" in rest and "Thanks number 00" in rest and "Thanks number 31" not in rest
 
 
+def test_say_thanks_from_the_digest_preselects_the_colleague(db: Database) -> None:
+    staff = seed(db)
+    client, _ = logged_in(db, "maya@shop.test")
+    page = client.get(f"/team?to={staff.zoe}")
+    assert page.status_code == 200
+    assert re.search(rf'<option value="{staff.zoe}"\s+selected>', page.text), "Zoë is not preselected"
+    assert len(re.findall(r"<option [^>]*selected", page.text)) == 1
+    # Themselves, someone unknown, or nobody: nothing is preselected.
+    for to in (staff.maya, 9999, ""):
+        assert "selected>" not in client.get("/team", params={"to": to}).text
+
+
+def test_praise_without_words_reads_as_such_not_as_erased(db: Database) -> None:
+    staff = seed(db)
+    praise = {
+        "email": "amelie@montmartre.test", "name": "Amélie Poulain", "kind": "praise",
+        "occurred_at": "2025-05-02T15:00:00+02:00", "staff_email": "zoe@shop.test",
+    }  # fmt: skip
+    assert make_client(db).post(f"{API_PREFIX}/events", json=praise, headers=staff.admin).status_code == 201
+    client, _ = logged_in(db, "zoe@shop.test")
+    page = client.get("/team").text
+    card = re.search(r'<article class="kudos-card kudos-customer" id="kudos-\d+">(.*?)</article>', page, re.S)
+    assert card and "no longer kept" not in card.group(1)
+    assert "No words, just their thanks" in card.group(1) and "— Amélie" in card.group(1)
+
+
+BIG = str(2**63)  # one past the largest id a database column holds
+DIGITS = "\u00b2"  # a superscript two: str.isdigit() says yes, int() says no
+
+
+def test_out_of_range_and_odd_numbers_are_refused_not_a_server_error(db: Database) -> None:
+    staff = seed(db)
+    api = make_client(db)
+    for body in (
+        {"to_user_id": int(BIG), "reason": "Thanks"},
+        {"to_user_id": staff.zoe, "reason": "Thanks", "person_id": int(BIG)},
+        {"to_user_id": staff.zoe, "reason": "Thanks", "complaint_id": int(BIG)},
+    ):
+        answer = api.post(K, json=body, headers=staff.agent)
+        assert answer.status_code == 422, (body, answer.text)
+    assert api.get(K, params={"before_id": BIG}, headers=staff.agent).status_code == 422
+    assert api.get(K, params={"to_user_id": BIG}, headers=staff.agent).status_code == 422
+    assert api.patch(f"{T}/{BIG}", json={"name": "X"}, headers=staff.admin).status_code == 422
+    assert api.post(T, json={"name": "X", "manager_id": int(BIG)}, headers=staff.admin).status_code == 422
+    assert api.post(f"{T}/{BIG}/members", json={"user_id": staff.tom}, headers=staff.admin).status_code == 422
+    assert (
+        api.post(f"{T}/{staff.team_id}/members", json={"user_id": int(BIG)}, headers=staff.admin).status_code
+        == 422
+    )
+    assert api.delete(f"{T}/{staff.team_id}/members/{BIG}", headers=staff.admin).status_code == 422
+    assert api.delete(f"{T}/{BIG}/members/{staff.tom}", headers=staff.admin).status_code == 422
+
+    client, csrf = logged_in(db, "tom@shop.test", monthly_allowance=50)
+    for query in ("person_id", "before_id", "to", "thanked"):
+        assert client.get("/team", params={query: BIG}).status_code == 422, query
+    for fields in (
+        {"to_user_id": DIGITS},
+        {"to_user_id": BIG},
+        {"to_user_id": staff.zoe, "points": DIGITS},
+        {"to_user_id": staff.zoe, "person_id": BIG},
+        {"to_user_id": staff.zoe, "person_id": DIGITS},
+    ):
+        refused = thanks(client, csrf, reason="Thanks a lot", **fields)
+        assert refused.status_code == 422 and "whole number" in refused.text, fields
+    assert count(db, Kudos) == 0
+
+    admin, admin_csrf = logged_in(db, "ada@shop.test")
+    for path, data in (
+        ("/team/teams", {"name": "Mine", "manager_id": BIG}),
+        (f"/team/teams/{staff.team_id}/manager", {"manager_id": DIGITS}),
+        (f"/team/teams/{staff.team_id}/members", {"user_id": BIG}),
+        (f"/team/teams/{BIG}/members", {"user_id": str(staff.zoe)}),
+        (f"/team/teams/{BIG}/manager", {"manager_id": str(staff.maya)}),
+        (f"/team/teams/{staff.team_id}/members/{BIG}/remove", {}),
+    ):
+        answer = admin.post(path, data={"csrf_token": admin_csrf, **data}, follow_redirects=False)
+        assert answer.status_code in (404, 422), (path, answer.status_code)
+
+
+def test_nul_characters_are_dropped_from_what_staff_type(db: Database) -> None:
+    staff = seed(db)
+    api = make_client(db)
+    made = api.post(K, json={"to_user_id": staff.zoe, "reason": "Thanks\x00 a lot"}, headers=staff.agent)
+    assert made.status_code == 201 and made.json()["reason"] == "Thanks a lot"
+    by_email = api.post(K, json={"to_email": "zoe@shop.test\x00", "reason": "Again"}, headers=staff.agent)
+    assert by_email.status_code == 201, by_email.text
+    team = api.post(T, json={"name": "Back\x00 office"}, headers=staff.admin)
+    assert team.status_code == 201 and team.json()["name"] == "Back office"
+    client, csrf = logged_in(db, "tom@shop.test")
+    assert thanks(client, csrf, to_user_id=staff.zoe, reason="On the\x00 form").status_code == 303
+    with db.reading() as s:
+        assert sorted(s.scalars(select(Kudos.reason))) == ["Again", "On the form", "Thanks a lot"]
+
+
 # -- teams page -------------------------------------------------------------------------------------
 
 

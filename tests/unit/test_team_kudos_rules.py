@@ -16,13 +16,14 @@ STAFF = [(1, "Tom Baker"), (2, "Zoë Martin"), (3, "Anne-Marie Lenoir"), (4, "Jo
     ("text", "expected"),
     [
         ("Tom was wonderful, thank you!", 1),
-        ("thanks to TOM for the help", 1),
         ("Tom's advice saved my evening", 1),  # an apostrophe still ends the word
-        ("zoe found my parcel", 2),  # accents folded in the text
+        ("Zoe found my parcel", 2),  # accents folded in the text
         ("Zoë found my parcel", 2),
-        ("JOSE fixed it", 4),  # accents folded in the staff name
+        ("Jose fixed it", 4),  # accents folded in the staff name
         ("Anne-Marie was lovely", 3),
         ("Tom Baker sorted the refund", 1),  # full name
+        ("tom baker sorted the refund", 1),  # a full name is found whatever its case
+        ("TOM BAKER SORTED IT", 1),
         ("Tom  \n Baker sorted it", 1),  # white space inside the name does not matter
     ],
 )
@@ -40,10 +41,75 @@ def test_a_name_in_the_praise_finds_the_one_staff_member(text: str, expected: in
         "Marie was lovely",
         "Great service from everyone",
         "",
+        # A first name alone must be written as a name: capitalised as the member of staff writes it.
+        "thanks to tom for the help",
+        "thanks to TOM for the help",
+        "zoe found my parcel",
+        "JOSE fixed it",
+        "TOM WAS WONDERFUL",  # all in capitals: nothing is written as a name
     ],
 )
 def test_no_whole_word_name_gives_nobody(text: str) -> None:
     assert staff_named_in(text, STAFF) is None
+
+
+# First names that are also everyday words, written as words.
+WORDY = [(11, "Will Turner"), (12, "Mark Twain"), (13, "May Blossom"), (14, "Grace Jones"),
+         (15, "Bill Evans"), (16, "Rob Roy"), (17, "Pat Cash")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Great shop, will definitely come back!",
+        "I may come again",
+        "A pat on the back for the team",
+        "The bill was fair",
+        "Nobody tried to rob me",
+        "Served with grace",
+        "Lovely. Mark my words: the best shop in town",  # opening a sentence
+        "Will definitely come back!",
+        "Lovely tea.\nMay your shop live long",
+        '"Grace" is the word',
+        "GREAT SHOP, WILL COME BACK",
+    ],
+)
+def test_a_first_name_that_is_an_everyday_word_is_not_a_name_unless_written_as_one(text: str) -> None:
+    assert staff_named_in(text, WORDY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thanks to Will for the help", 11),  # capitalised inside a sentence: a name
+        ("Great shop, thanks Mark!", 12),
+        ("Will Turner was so patient", 11),  # a full name counts anywhere
+        ("will turner was so patient", 11),
+    ],
+)
+def test_a_first_name_written_as_a_name_still_finds_them(text: str, expected: int) -> None:
+    assert staff_named_in(text, WORDY) == expected
+
+
+def test_the_customer_signing_their_own_name_praises_nobody() -> None:
+    staff = [(1, "Anna Berg"), (2, "Tom Baker"), (3, "Sam Hill")]
+    assert staff_named_in("Lovely service. Anna", staff, author=("Anna Smith",)) is None
+    assert staff_named_in("Lovely service. Anna", staff) == 1  # without knowing who wrote it
+    # Their preferred name and the start of their email are theirs too.
+    assert staff_named_in("Cheers, Sam", staff, author=("Samuel Oak", "Sam")) is None
+    assert staff_named_in("Lovely. Tom", staff, author=("", "", "tom.smith@example.com")) is None
+    # ...but they can still name a colleague with the same first name by their full name,
+    assert staff_named_in("Tom Baker was wonderful. Tom", staff, author=("Tom Smith",)) == 2
+    # or name someone else while signing.
+    assert staff_named_in("Sam was wonderful. Anna", staff, author=("Anna Smith",)) == 3
+    # A one-word name of theirs does not hide a colleague's full name.
+    assert staff_named_in("Anna Berg was wonderful", staff, author=("", "Anna", "anna@example.com")) == 1
+    # A customer with the very name of a member of staff, signing: nobody.
+    assert staff_named_in("Thank you! Anna Berg", staff, author=("Anna Berg",)) is None
+
+
+def test_the_reason_loses_nul_characters() -> None:
+    assert clean_reason("Thanks\x00 for\x00 the cover") == "Thanks for the cover"
 
 
 def test_two_staff_named_is_ambiguous_and_gives_nobody() -> None:

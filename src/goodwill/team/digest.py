@@ -10,7 +10,8 @@ from the entries made before the resolution (``goodwill.bank.rules.standing``), 
 **Not thanked lately**: no kudos (from anyone, customers' praise included) in the
 ``[team] thanked_lately_days`` local days ending ``week_ending``. The digest puts the people who did
 difficult work and were not thanked lately first. Everything here is plain data, so the page, the
-CLI, the email and the JSON share it. See docs/team-digest.md.
+CLI, the email and the JSON share it. The page shows any 7 days (today's by default); the email
+always covers a complete ISO week, Monday to Sunday. See docs/team-digest.md.
 """
 
 from __future__ import annotations
@@ -44,8 +45,17 @@ WEIGHTS = {"resolved": 3, "in_sla": 1, "recovery": 2, "escalation": 1, "note": 1
 TROUBLE = frozenset({Status.watch, Status.overdrawn})
 
 
+# The weeks a digest can be asked for: far enough inside the calendar that the week, the week
+# before and after, and the thanked-lately window (up to a year) all stay within it.
+EARLIEST_WEEK, LATEST_WEEK = date(1900, 1, 1), date(9998, 12, 31)
+
+
 class DigestRefused(PermissionError):
     """The viewer may not see a digest (agents: the digest is for managers and admins)."""
+
+
+class WeekNotOver(ValueError):
+    """The ISO week asked for has not ended yet in the business time zone: its email would be partial."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,27 @@ def week_bounds(week_ending: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 def today_in(tz: ZoneInfo, now: datetime) -> date:
     return now.astimezone(tz).date()
+
+
+def check_week(day: date) -> date:
+    """``day`` as the last day of a week, or ValueError when it is too near the calendar's ends."""
+    if not EARLIEST_WEEK <= day <= LATEST_WEEK:
+        raise ValueError(
+            f"{day.isoformat()} is outside the weeks a digest covers ({EARLIEST_WEEK} to {LATEST_WEEK})"
+        )
+    return day
+
+
+def iso_week_ending(day: date) -> date:
+    """The Sunday that ends ``day``'s ISO week (Monday to Sunday)."""
+    return day + timedelta(days=7 - day.isoweekday())
+
+
+def last_complete_week(now: datetime, tz: ZoneInfo) -> date:
+    """The Sunday ending the last ISO week that is over in the business time zone: on a Monday,
+    yesterday; on a Sunday, a week ago (today is not over yet)."""
+    today = today_in(tz, now)
+    return today - timedelta(days=today.isoweekday())
 
 
 def digest_members(session: Session, *, viewer_id: int, viewer_role: str) -> tuple[str, list[User]]:
@@ -357,27 +388,40 @@ def queue_digest_emails(
     *,
     settings: Settings,
     now: datetime,
-    week_ending: date,
+    week_ending: date | None = None,
     manager_ids: Sequence[int] | None = None,
 ) -> int:
-    """Queue one email per team manager for the ISO week of ``week_ending``; returns how many were queued.
+    """Queue one email per team manager for a complete ISO week (Monday to Sunday, business time
+    zone); returns how many were queued.
 
-    Once per manager and week: the "digest" notice (``digest:<iso year>-W<week>``) is the record, so
-    running it again queues nothing. Managers with nobody in their teams get nothing. Sent by the
-    outbox worker to the manager's own address (purpose STAFF, no person, no unsubscribe link).
+    The week is the last one that is over at ``now`` (``last_complete_week``), or the ISO week of
+    ``week_ending`` (``WeekNotOver`` while it is still running). Once per manager and week: the
+    "digest" notice (``digest:<iso year>-W<week>``) is the record, so running it again queues nothing.
+    Managers with nobody in their teams get nothing. Sent by the outbox worker to the manager's own
+    address (purpose STAFF, no person, no unsubscribe link).
     """
+    tz = settings.business.tz
+    if week_ending is None:
+        sunday = last_complete_week(now, tz)
+    else:
+        sunday = iso_week_ending(check_week(week_ending))
+        if sunday >= today_in(tz, now):
+            raise WeekNotOver(
+                f"the week ending {sunday.isoformat()} is not over yet: "
+                "its digest can be sent from the day after"
+            )
     queued = 0
     for manager, digest in team_digests(
-        session, week_ending=week_ending, settings=settings, manager_ids=manager_ids
+        session, week_ending=sunday, settings=settings, manager_ids=manager_ids
     ):
         worth = len(digest.worth_thanking)
         told = notify(
             session,
             user_id=manager.id,
             kind="digest",
-            key=iso_week_key(week_ending),
+            key=iso_week_key(sunday),
             text=f"Your team this week: {worth} {'person' if worth == 1 else 'people'} worth thanking.",
-            link=f"/team/digest?week={week_ending.isoformat()}",
+            link=f"/team/digest?week={sunday.isoformat()}",
         )
         if told is None:
             continue  # told this week already: the email was queued then

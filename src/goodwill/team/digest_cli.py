@@ -18,15 +18,20 @@ def team_callback() -> None:
     """Staff teams and the managers' weekly digest."""
 
 
-def _week(text: str | None, today: date) -> date:
+def _week(text: str | None) -> date | None:
     from goodwill.cli import fail
+    from goodwill.team.digest import check_week
 
     if not text:
-        return today
+        return None
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         fail(f"--week: {text!r} is not a date; use YYYY-MM-DD (the last day of the week)")
+    try:
+        return check_week(day)
+    except ValueError as exc:
+        fail(f"--week: {exc}")
 
 
 def _print(manager: str, digest: Any) -> None:
@@ -64,23 +69,39 @@ def digest_command(
     ] = None,
     week: Annotated[
         str | None,
-        typer.Option("--week", help="YYYY-MM-DD: the last day of the 7 days to show (default: today)."),
+        typer.Option(
+            "--week",
+            help="YYYY-MM-DD: the last day of the 7 days to show (default: today); with --send, "
+            "any day of the ISO week to send (default: the last complete week, Monday to Sunday).",
+        ),
     ] = None,
     send: Annotated[
         bool,
-        typer.Option("--send", help="Queue each manager's digest email through the outbox (once a week)."),
+        typer.Option(
+            "--send",
+            help="Queue each manager's digest email for a complete ISO week through the outbox "
+            "(once a week).",
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Who on each team did the difficult work this week and has not been thanked lately."""
     from goodwill.cli import console, database, fail, print_json, settings
     from goodwill.db import utcnow
-    from goodwill.team.digest import DigestRefused, queue_digest_emails, team_digests, today_in, weekly_digest
+    from goodwill.team.digest import (
+        DigestRefused,
+        WeekNotOver,
+        queue_digest_emails,
+        team_digests,
+        today_in,
+        weekly_digest,
+    )
     from goodwill.team.service import UserNotFound, get_user
 
     cfg = settings()
     now = utcnow()
-    week_ending = _week(week, today_in(cfg.business.tz, now))
+    chosen = _week(week)
+    week_ending = chosen or today_in(cfg.business.tz, now)
     if send and not cfg.team.digest_email:
         fail("digest emails are off: set digest_email = true under [team] in goodwill.toml to send them")
     with database(cfg).transaction() as s:
@@ -88,9 +109,7 @@ def digest_command(
             user = get_user(session=s, email=manager) if manager else None
             if send:
                 ids = [user.id] if user else None
-                queued = queue_digest_emails(
-                    s, settings=cfg, now=now, week_ending=week_ending, manager_ids=ids
-                )
+                queued = queue_digest_emails(s, settings=cfg, now=now, week_ending=chosen, manager_ids=ids)
             elif user is not None:
                 one = weekly_digest(
                     s, viewer_id=user.id, viewer_role=user.role, week_ending=week_ending, settings=cfg
@@ -100,7 +119,7 @@ def digest_command(
                 found = team_digests(s, week_ending=week_ending, settings=cfg)
             # Plain values: the rows are expired once the transaction ends.
             shown = [(u.email, u.id, u.name or u.email, d) for u, d in ([] if send else found)]
-        except (UserNotFound, DigestRefused) as exc:
+        except (UserNotFound, DigestRefused, WeekNotOver) as exc:
             fail(str(exc))
     if send and as_json:
         print_json({"queued": queued})

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from goodwill.db import utcnow
 from goodwill.team import notices
-from goodwill.team.digest import WEIGHTS, today_in, weekly_digest
+from goodwill.team.digest import WEIGHTS, check_week, today_in, weekly_digest
+from goodwill.team.kudos_api import MAX_ID
 from goodwill.team.model import Role
 from goodwill.web.auth import Principal
 from goodwill.web.deps import STAFF, AppSettings, DbSession, require_role
@@ -29,9 +30,13 @@ def parse_week(text: str | None, today: date) -> date:
     if not text:
         return today
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"week: {text!r} is not a date; use YYYY-MM-DD") from None
+    try:
+        return check_week(day)
+    except ValueError as exc:
+        raise ValueError(f"week: {exc}") from None
 
 
 @router.get("/team/digest")
@@ -75,7 +80,7 @@ def notices_page(request: Request, session: DbSession, who: NoticeReader) -> Res
 def mark_read_form(
     session: DbSession,
     who: NoticeReader,
-    notice_id: Annotated[int | None, Form()] = None,
+    notice_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """Mark one notice read (``notice_id``) or all of them; only ever the caller's own."""
     notices.mark_read(session, user_id=who.user_id, now=utcnow(), notice_id=notice_id)

@@ -1,30 +1,47 @@
 """Kudos: thanks between colleagues, from managers, and from customers (routed from praise events).
 
 The rules that decide (who a praise text names, how many points are left) are plain functions at
-the top; the services below take a session and never commit. The thanks wall is a read model.
+the top; the services below take a session and never commit. The thanks wall is in ``wall.py``.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
 from goodwill.db import among, ignoring_duplicates
-from goodwill.people.model import Person, fold
+from goodwill.people.model import Person
 from goodwill.team.model import Kudos, KudosFrom, User
+from goodwill.team.wall import WallCard as WallCard
+from goodwill.team.wall import display_name
+from goodwill.team.wall import received_counts as received_counts
+from goodwill.team.wall import wall as wall
 
 MIN_REASON = 3
 MAX_REASON = 1000
 # Whole words: a hyphen joins names ("Anne-Marie" is not "Anne"), an apostrophe does not ("Tom's").
 _BEFORE = r"(?<![\w-])"
 _AFTER = r"(?![\w-])"
+# First names that are everyday words: opening a sentence ("Will definitely come back!") they are
+# read as the word. Inside a sentence a capital letter is enough ("thanks to Will").
+EVERYDAY_NAMES = frozenset(
+    {
+        "will", "mark", "may", "grace", "bill", "rob", "pat", "joy", "hope", "faith", "june", "april",
+        "rose", "frank", "drew", "sue", "jack", "art", "bob", "dawn", "ray", "guy", "max", "sandy", "chase",
+        "miles", "grant", "lance", "carol", "dean", "summer", "hunter", "penny", "amber", "ruby", "holly",
+        "ivy", "lily", "iris", "daisy", "glen", "gene", "nick", "rich", "cliff", "dale", "wade", "chip",
+        "buck", "earl", "eve", "sky", "storm", "heather", "fern", "norm", "sunny", "honey", "crystal", "don",
+    }
+)  # fmt: skip
+_OPENERS = " \t\"'\u201c\u2018\u00ab(*"  # what may stand between a sentence's end and its first word
 
 
 class KudosError(ValueError):
@@ -40,7 +57,7 @@ class KudosError(ValueError):
 
 
 def clean_reason(reason: str) -> str:
-    cleaned = (reason or "").strip()
+    cleaned = (reason or "").replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if len(cleaned) < MIN_REASON:
         raise KudosError("reason", f"say what you are thanking them for (at least {MIN_REASON} characters)")
     if len(cleaned) > MAX_REASON:
@@ -48,32 +65,76 @@ def clean_reason(reason: str) -> str:
     return cleaned
 
 
-def _folded_words(text: str) -> str:
-    return " ".join(fold(text).split())
+def _plain(text: str) -> str:
+    """Accents off, case kept: "Zoë" -> "Zoe"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
-def _mentions(folded_text: str, folded_name: str) -> bool:
-    return bool(folded_name) and re.search(_BEFORE + re.escape(folded_name) + _AFTER, folded_text) is not None
+def _name_pattern(name: str) -> str:
+    return _BEFORE + r"\s+".join(re.escape(word) for word in name.split()) + _AFTER
 
 
-def staff_named_in(text: str, staff: Iterable[tuple[int, str]]) -> int | None:
+def _without(text: str, names: Iterable[str]) -> str:
+    for name in names:
+        text = re.sub(_name_pattern(name), " ", text, flags=re.IGNORECASE)
+    return text
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(_OPENERS)
+    return not before or before[-1] in ".!?\u2026\n\r"
+
+
+def _written_as_name(text: str, first_name: str) -> bool:
+    """The first name appears capitalised as the member of staff writes it, and not as an everyday
+    word opening a sentence."""
+    name = first_name[:1].upper() + first_name[1:]
+    everyday = name.casefold() in EVERYDAY_NAMES
+    return any(
+        not (everyday and _opens_sentence(text, found.start()))
+        for found in re.finditer(_name_pattern(name), text)
+    )
+
+
+def _own_names(author: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The customer's own names of more than one word (their name; "anna.smith" from their email),
+    to take out before full names are looked for, and every word of them and of their preferred
+    name, to take out before first names are (a lone "Anna" must not hide "Anna Berg")."""
+    whole: list[str] = []
+    words: list[str] = []
+    for given in author:
+        name = _plain(given or "").strip().split("@")[0]
+        pieces = [w for w in re.split(r"[\W_]+" if "@" in given else r"\s+", name) if len(w) >= 2]
+        whole += [name] if len(pieces) > 1 else []
+        words += pieces
+    return whole, words
+
+
+def staff_named_in(text: str, staff: Iterable[tuple[int, str]], *, author: Sequence[str] = ()) -> int | None:
     """The one member of staff a customer's words name, or None when nobody or more than one is named.
 
-    A full name ("Tom Baker") is the strongest sign, so one full-name match wins; otherwise the
-    first name must point at exactly one person. Matching ignores case and accents, whole words only.
+    A full name ("Tom Baker", in any case) is the strongest sign, so one full-name match wins.
+    Otherwise the first name must point at exactly one person, and be written as a name: with its
+    capital letter ("Tom", not "tom" or "TOM"; nothing counts in a text all in capitals), and, for a
+    first name that is an everyday word (``EVERYDAY_NAMES``), not as a sentence's first word.
+    ``author``: the customer's name, preferred name and email; their own name (a signature) names
+    nobody. Accents never matter; whole words only.
     """
-    folded = _folded_words(text or "")
-    if not folded:
+    plain = _plain(text or "")
+    if not plain.strip():
         return None
+    whole, words = _own_names(author)
+    for_full = _without(plain, whole)
+    for_first = _without(for_full, words) if any(ch.islower() for ch in plain) else ""
     by_full: set[int] = set()
     by_first: set[int] = set()
     for user_id, name in staff:
-        words = _folded_words(name).split()
-        if not words:
+        parts = _plain(name).split()
+        if not parts:
             continue
-        if len(words) > 1 and _mentions(folded, " ".join(words)):
+        if len(parts) > 1 and re.search(_name_pattern(" ".join(parts)), for_full, re.IGNORECASE):
             by_full.add(user_id)
-        if _mentions(folded, words[0]):
+        if for_first and _written_as_name(for_first, parts[0]):
             by_first.add(user_id)
     if by_full:
         return next(iter(by_full)) if len(by_full) == 1 else None
@@ -127,8 +188,17 @@ def allowance_left(session: Session, *, user_id: int, settings: Settings, now: d
     return max(allowance - _spent_this_month(session, user_id=user_id, since=since), 0)
 
 
-def display_name(user: User) -> str:
-    return user.name or user.email.split("@")[0]
+def _lock_giver(session: Session, giver_id: int) -> None:
+    """Serialise one giver's kudos until commit, so two at once cannot both spend the last points.
+
+    PostgreSQL locks the giver's row. SQLite ignores FOR UPDATE, and pysqlite opens no transaction
+    before the first write: a no-op write to the giver's row comes first, so the database's write
+    lock is taken before the spent points are read (others wait on the busy timeout)."""
+    if session.get_bind().dialect.name == "sqlite":
+        no_op = update(User).where(User.id == giver_id).values(active=User.active)
+        session.execute(no_op.execution_options(synchronize_session=False))
+    else:
+        session.execute(select(User.id).where(User.id == giver_id).with_for_update())
 
 
 def give_kudos(
@@ -160,9 +230,7 @@ def give_kudos(
             raise KudosError("complaint_id", f"no complaint with id {complaint_id}")
     allowance = settings.team.monthly_allowance
     if points or allowance:
-        # Serialise one giver's kudos (PostgreSQL; SQLite has one writer anyway) so two at once
-        # cannot both spend the last points.
-        session.execute(select(User.id).where(User.id == giver.id).with_for_update())
+        _lock_giver(session, giver.id)
         spent = _spent_this_month(session, user_id=giver.id, since=month_start(now, settings.business.tz))
         check_points(points, allowance=allowance, spent=spent)
     team = team_of(session, recipient.id)
@@ -191,14 +259,25 @@ def give_kudos(
     return kudos
 
 
-def _active_staff(session: Session) -> list[tuple[int, str]]:
-    rows = session.execute(select(User.id, User.name).where(User.active.is_(True), User.name != ""))
-    return [(row.id, row.name) for row in rows]
+def _staff(session: Session) -> tuple[list[tuple[int, str]], set[int]]:
+    """Every member of staff with a name (a former one can make a first name ambiguous), and who is active."""
+    rows = session.execute(select(User.id, User.name, User.active)).all()
+    return [(r.id, r.name) for r in rows if r.name], {r.id for r in rows if r.active}
+
+
+def _praised(event: Any, person: Person | None, staff: list[tuple[int, str]], active: set[int]) -> int | None:
+    """Who served them (when still on the staff), else the one active member of staff the words name."""
+    if event.staff_id in active:
+        return int(event.staff_id)
+    author = (person.name, person.preferred_name or "", person.email or "") if person else ()
+    named = staff_named_in(event.text or "", staff, author=author)
+    return named if named in active else None
 
 
 def route_praise(session: Session, *, event_ids: Sequence[int], settings: Settings) -> int:
-    """Turn customer praise among ``event_ids`` into kudos for the staff member it names or who served
-    them, and tell their manager. One kudos per event, however often this runs; returns how many new."""
+    """Turn customer praise among ``event_ids`` into kudos for the staff member who served them or
+    whom the words name, and tell their manager. Deactivated staff get none. One kudos per event,
+    however often this runs; returns how many new."""
     from goodwill.events.model import Event
     from goodwill.team.notices import notify
     from goodwill.team.teams import manager_of
@@ -214,13 +293,11 @@ def route_praise(session: Session, *, event_ids: Sequence[int], settings: Settin
     )
     if not praise:
         return 0
-    staff: list[tuple[int, str]] | None = None
+    staff, active = _staff(session)
     created = 0
     for event in praise:
-        staff_id = event.staff_id
-        if staff_id is None:
-            staff = _active_staff(session) if staff is None else staff
-            staff_id = staff_named_in(event.text or "", staff)
+        person = session.get(Person, event.person_id)
+        staff_id = _praised(event, person, staff, active)
         if staff_id is None:
             continue
         words = (event.text or "").strip()[:MAX_REASON]
@@ -251,7 +328,6 @@ def route_praise(session: Session, *, event_ids: Sequence[int], settings: Settin
         )
         manager = manager_of(session, staff_id)
         if manager is not None:
-            person = session.get(Person, event.person_id)
             staff_user = session.get(User, staff_id)
             who = (person.greeting_name if person else "") or "A customer"
             name = display_name(staff_user) if staff_user else "someone in your team"
@@ -264,83 +340,3 @@ def route_praise(session: Session, *, event_ids: Sequence[int], settings: Settin
                 link=link,
             )
     return created
-
-
-# ---- the thanks wall ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WallCard:
-    id: int
-    from_kind: str
-    giver: str  # the colleague's name, or "a customer"
-    customer_first_name: str  # customers only; never their email or surname
-    recipient: str
-    recipient_id: int
-    reason: str  # "" when an erased customer's words must not show
-    points: int
-    at: datetime
-    person_id: int | None  # the customer moment, linked when the person is still there
-    complaint_id: int | None
-
-    @property
-    def from_customer(self) -> bool:
-        return self.from_kind == KudosFrom.customer.value
-
-
-def wall(
-    session: Session, *, limit: int = 50, before_id: int | None = None, to_user_id: int | None = None
-) -> list[WallCard]:
-    """The newest kudos first; ``before_id`` pages back, ``to_user_id`` keeps one person's thanks."""
-    from goodwill.people.privacy import erasure_recorded
-
-    giver = aliased(User)
-    recipient = aliased(User)
-    stmt = (
-        select(Kudos, giver, recipient, Person.name, Person.preferred_name, erasure_recorded(Kudos.person_id))
-        .join(recipient, recipient.id == Kudos.to_user_id)
-        .outerjoin(giver, giver.id == Kudos.from_user_id)
-        .outerjoin(Person, Person.id == Kudos.person_id)
-        .order_by(Kudos.id.desc())
-        .limit(max(1, min(limit, 201)))
-    )
-    if before_id is not None:
-        stmt = stmt.where(Kudos.id < before_id)
-    if to_user_id is not None:
-        stmt = stmt.where(Kudos.to_user_id == to_user_id)
-    cards = []
-    for kudos, from_user, to_user, person_name, preferred, erased in session.execute(stmt):
-        from_customer = kudos.from_kind == KudosFrom.customer.value
-        gone = erased or kudos.person_id is None
-        first = "" if gone else (preferred or (person_name or "").split(" ")[0])
-        cards.append(
-            WallCard(
-                id=kudos.id,
-                from_kind=kudos.from_kind,
-                giver="a customer"
-                if from_customer
-                else (display_name(from_user) if from_user else "a former colleague"),
-                customer_first_name=first if from_customer else "",
-                recipient=display_name(to_user),
-                recipient_id=to_user.id,
-                reason="" if from_customer and gone else kudos.reason,
-                points=kudos.points,
-                at=kudos.created_at,
-                person_id=None if gone else kudos.person_id,
-                complaint_id=kudos.complaint_id,
-            )
-        )
-    return cards
-
-
-def received_counts(session: Session, *, since: datetime, limit: int = 10) -> list[tuple[str, int]]:
-    """Thanks received since ``since`` per person, most first (only shown when show_ranking is on)."""
-    rows = session.execute(
-        select(User, func.count(Kudos.id).label("n"))
-        .join(Kudos, Kudos.to_user_id == User.id)
-        .where(Kudos.created_at >= since)
-        .group_by(User.id)
-        .order_by(func.count(Kudos.id).desc(), User.id)
-        .limit(limit)
-    ).all()
-    return [(display_name(user), int(n)) for user, n in rows]

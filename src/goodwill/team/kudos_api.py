@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
@@ -27,6 +27,10 @@ from goodwill.web.idempotency import Idempotent, json_response
 
 router = APIRouter(tags=["team"])
 
+MAX_ID = 2**63 - 1  # the largest id a 64-bit column holds: larger ones are refused (422), not looked up
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
 # Kudos and the thanks wall are for all staff; teams are arranged by admins, and managers may look.
 thank_colleagues = require_role("thank colleagues and read the thanks wall", *STAFF)
 see_teams = require_role("see teams", Role.admin, Role.manager)
@@ -37,27 +41,27 @@ TeamManager = Annotated[Principal, Depends(manage_teams)]
 
 
 class KudosIn(Strict):
-    to_user_id: int | None = Field(default=None, ge=1)
+    to_user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     to_email: str | None = Field(default=None, max_length=320, description="Instead of to_user_id.")
     reason: str = Field(max_length=5000, description="What you thank them for (3 to 1000 characters).")
     points: int = Field(default=0, ge=0, le=100_000, description="Only when there is a monthly allowance.")
-    person_id: int | None = Field(default=None, ge=1, description="The customer moment behind it.")
-    complaint_id: int | None = Field(default=None, ge=1)
+    person_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="The customer moment behind it.")
+    complaint_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class TeamIn(Strict):
     name: str = Field(min_length=1, max_length=team_service.MAX_TEAM_NAME)
-    manager_id: int | None = Field(default=None, ge=1)
+    manager_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class TeamChange(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=team_service.MAX_TEAM_NAME)
-    manager_id: int | None = Field(default=None, ge=1)
+    manager_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     clear_manager: bool = False
 
 
 class MemberIn(Strict):
-    user_id: int = Field(ge=1)
+    user_id: int = Field(ge=1, le=MAX_ID)
 
 
 def card_json(card: kudos_service.WallCard) -> dict[str, Any]:
@@ -82,7 +86,8 @@ def _recipient(session: Session, body: KudosIn) -> int:
     if body.to_user_id is not None:
         return body.to_user_id
     if body.to_email:
-        found = session.scalar(select(User.id).where(User.email == normalise_email(body.to_email)))
+        email = normalise_email(body.to_email.replace("\x00", ""))  # PostgreSQL text cannot hold NUL
+        found = session.scalar(select(User.id).where(User.email == email))
         if found is None:
             field_error("to_email", f"no member of staff with the email {body.to_email!r}")
         return found
@@ -112,8 +117,8 @@ def the_wall(
     session: DbSession,
     _: Thanker,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
-    to_user_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: IdQuery = None,
+    to_user_id: IdQuery = None,
 ) -> dict[str, Any]:
     """The thanks wall, newest first; pass ``next_before_id`` back as ``before_id`` for older thanks."""
     cards = kudos_service.wall(session, limit=limit + 1, before_id=before_id, to_user_id=to_user_id)
@@ -144,7 +149,7 @@ def create(body: TeamIn, session: DbSession, _: TeamManager, idem: Idempotent) -
 
 
 @router.patch("/teams/{team_id}")
-def change(team_id: int, body: TeamChange, session: DbSession, _: TeamManager) -> Response:
+def change(team_id: IdPath, body: TeamChange, session: DbSession, _: TeamManager) -> Response:
     """Rename, set the manager, or ``clear_manager``."""
     try:
         if body.name is not None:
@@ -160,7 +165,7 @@ def change(team_id: int, body: TeamChange, session: DbSession, _: TeamManager) -
 
 
 @router.post("/teams/{team_id}/members")
-def add(team_id: int, body: MemberIn, session: DbSession, _: TeamManager, idem: Idempotent) -> Response:
+def add(team_id: IdPath, body: MemberIn, session: DbSession, _: TeamManager, idem: Idempotent) -> Response:
     """Add someone; a person in another team moves here (one team per person)."""
     try:
         team_service.add_member(session, team_id=team_id, user_id=body.user_id)
@@ -172,7 +177,7 @@ def add(team_id: int, body: MemberIn, session: DbSession, _: TeamManager, idem: 
 
 
 @router.delete("/teams/{team_id}/members/{user_id}")
-def remove(team_id: int, user_id: int, session: DbSession, _: TeamManager) -> Response:
+def remove(team_id: IdPath, user_id: IdPath, session: DbSession, _: TeamManager) -> Response:
     if not team_service.remove_member(session, team_id=team_id, user_id=user_id):
         return json_response(404, {"detail": f"user {user_id} is not in team {team_id}"})
     return json_response(200, _one(session, team_id))

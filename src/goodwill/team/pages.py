@@ -7,6 +7,7 @@ turns ``[team] show_ranking`` on: thanks are not a contest.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from goodwill.people.model import Person
 from goodwill.people.privacy import erasure_recorded
 from goodwill.team import kudos as kudos_service
 from goodwill.team import teams as team_service
-from goodwill.team.kudos_api import TeamManager, TeamViewer, Thanker
+from goodwill.team.kudos_api import IdPath, IdQuery, TeamManager, TeamViewer, Thanker
 from goodwill.team.model import Role, User
 from goodwill.web.auth import Principal
 from goodwill.web.deps import AppSettings, DbSession
@@ -48,12 +49,17 @@ class MemberForm(BaseModel):
     user_id: str = ""
 
 
+# ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and few enough of them to
+# fit the database's 64-bit ids.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
 def _number(field: str, text: str, error: Callable[[str, str], Exception]) -> int | None:
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit():
-        raise error(field, "must be a whole number")
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise error(field, "must be a whole number (at most 18 digits)")
     return int(text)
 
 
@@ -108,7 +114,7 @@ def _wall_page(
 
 
 def _safe_int(text: str) -> int | None:
-    return int(text) if text and text.strip().isdigit() else None
+    return int(text) if text and WHOLE_NUMBER.fullmatch(text.strip()) else None
 
 
 @router.get("/team")
@@ -117,11 +123,13 @@ def wall_page(
     session: DbSession,
     settings: AppSettings,
     who: Thanker,
-    before_id: int | None = None,
-    thanked: int | None = None,
-    person_id: int | None = None,
+    before_id: IdQuery = None,
+    thanked: IdQuery = None,
+    person_id: IdQuery = None,
+    to: IdQuery = None,
 ) -> Response:
-    form = ThanksForm(person_id=str(person_id or ""))
+    """The wall; ``to`` preselects the colleague to thank (the digest's "Say thanks" links here)."""
+    form = ThanksForm(person_id=str(person_id or ""), to_user_id=str(to or ""))
     return _wall_page(request, session, settings, who, before_id=before_id, thanked=thanked, form=form)
 
 
@@ -201,7 +209,7 @@ def create_team(
 
 @router.post("/team/teams/{team_id}/manager")
 def set_manager(
-    request: Request, team_id: int, session: DbSession, who: TeamManager, form: Annotated[TeamForm, Form()]
+    request: Request, team_id: IdPath, session: DbSession, who: TeamManager, form: Annotated[TeamForm, Form()]
 ) -> Response:
     try:
         manager_id = _number("manager_id", form.manager_id, team_service.TeamError)
@@ -215,7 +223,11 @@ def set_manager(
 
 @router.post("/team/teams/{team_id}/members")
 def add_member(
-    request: Request, team_id: int, session: DbSession, who: TeamManager, form: Annotated[MemberForm, Form()]
+    request: Request,
+    team_id: IdPath,
+    session: DbSession,
+    who: TeamManager,
+    form: Annotated[MemberForm, Form()],
 ) -> Response:
     try:
         user_id = _number("user_id", form.user_id, team_service.TeamError)
@@ -229,7 +241,7 @@ def add_member(
 
 @router.post("/team/teams/{team_id}/members/{user_id}/remove")
 def remove_member(
-    request: Request, team_id: int, user_id: int, session: DbSession, who: TeamManager
+    request: Request, team_id: IdPath, user_id: IdPath, session: DbSession, who: TeamManager
 ) -> Response:
     team_service.remove_member(session, team_id=team_id, user_id=user_id)
     return RedirectResponse(f"/team/teams?saved={team_id}#team-{team_id}", status_code=303)

@@ -31,7 +31,7 @@ class TeamView:
 
 
 def _clean_name(name: str) -> str:
-    cleaned = " ".join((name or "").split())
+    cleaned = " ".join((name or "").replace("\x00", "").split())  # PostgreSQL text cannot hold NUL
     if not cleaned:
         raise TeamError("name", "a team needs a name")
     if len(cleaned) > MAX_TEAM_NAME:
@@ -74,7 +74,7 @@ def get_team(session: Session, team_id: int) -> Team:
 
 
 def find_team(session: Session, name: str) -> Team:
-    team = session.scalar(select(Team).where(Team.name == " ".join(name.split())))
+    team = session.scalar(select(Team).where(Team.name == " ".join(name.replace("\x00", "").split())))
     if team is None:
         raise TeamError("team", f"no team called {name!r}")
     return team
