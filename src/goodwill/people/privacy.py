@@ -5,7 +5,8 @@ tombstone ("erased person #42", kind kept, every detail cleared) so that events,
 entries and insight scores keep their amounts, kinds and times under an id that no longer leads to
 anyone. Every free text that may quote them (event texts, notes, facts, plan evidence, messages,
 consent notes, order items, stored API answers, complaints and their replies, log and staff notices,
-kudos from their praise) is blanked or deleted, their identities are deleted
+kudos from their praise, and any kudos, staff notice or complaint theme that names them) is blanked
+or deleted, their identities are deleted
 (the same email imported again makes a new person) and their addresses go on the suppression list
 as keyed hashes, so that new person is never contacted either.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,7 +30,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.model import BankEntry, BankStanding
-from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply, ReplyStatus
+from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply, ComplaintTheme, ReplyStatus
 from goodwill.db import Base, as_utc, rows_changed, utcnow
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore
@@ -92,7 +94,10 @@ PERSON_TABLES: dict[str, str] = {
     "loyalty_redemptions": "shipping address, tracking and any words in the history cleared; points kept",
     "complaints": "subject, body and resolution cleared, with their replies' subject and body (drafts "
     "discarded), the log's details and the staff notices about them; status, clocks and satisfaction kept",
-    "kudos": "the reason (their praise) cleared and the link to them removed; the thanks and points kept",
+    "campaign_members": "kept: the assignment (thanked, held out, or excluded with a reason code) holds no "
+    "words, and impact analysis compares the groups as assigned",
+    "kudos": "the reason cleared (their praise, thanks about their complaints, and any that names them) "
+    "and the link to them removed; the thanks and points kept",
 }
 # What a redemption's history keeps after erasure: the steps, not what anyone wrote about them.
 HISTORY_KEYS = ("status", "at", "by")
@@ -363,9 +368,13 @@ def _long(texts: set[str | None]) -> set[str]:
     return {t.strip() for t in texts if t and len(t.strip()) >= MIN_NEEDLE}
 
 
-def _forget_stored_answers(session: Session, person_id: int, needles: set[str]) -> int:
-    """Delete stored API answers (Idempotency-Key replays) that name or quote the person."""
+def _forget_stored_answers(
+    session: Session, person_id: int, needles: set[str], complaint_ids: list[int]
+) -> int:
+    """Delete stored API answers (Idempotency-Key replays) that name or quote the person, or point
+    at one of their complaints (kudos given about it quote what happened)."""
     patterns = {f'"person_id": {person_id},', f'"person_id": {person_id}}}', f'{{"id": {person_id}, "name": '}
+    patterns |= {f'"complaint_id": {c}{end}' for c in complaint_ids for end in (",", "}")}
     for needle in needles:
         patterns |= {needle, json.dumps(needle, ensure_ascii=False)[1:-1]}
     ordered = sorted(patterns)
@@ -445,7 +454,9 @@ def erase_person(
             session.execute(delete(PersonIdentity).where(PersonIdentity.person_id == pid))
         ),
         "person_facts": rows_changed(session.execute(delete(Fact).where(Fact.person_id == pid))),
-        "idempotency_keys": _forget_stored_answers(session, pid, needles),
+        "idempotency_keys": _forget_stored_answers(
+            session, pid, needles, list(session.scalars(_their_complaints(pid)))
+        ),
     }
     tombstone: dict[str, Any] = {a.key: None for a in inspect(person).mapper.column_attrs}
     for keep in ("id", "kind", "created_at", "updated_at"):
@@ -521,6 +532,58 @@ def _blank_complaint_trail(session: Session, pid: int) -> dict[str, int]:
     }
 
 
+def _name_words(person: Person) -> set[str]:
+    """The words of their name and preferred name ("cy", "moss"), folded."""
+    texts = [person.preferred_name or ""]
+    if person.name != tombstone_name(person.id):
+        texts.append(person.name)
+    return {w for t in texts for w in re.split(r"[\W_]+", t.casefold()) if len(w) >= 2}
+
+
+def _may_quote(column: Any, needles: set[str]) -> ColumnElement[bool]:
+    """Rows whose text may hold a needle; confirmed with ``_mentions`` (SQLite folds ASCII only)."""
+    variants = sorted({v for n in needles for v in (n, n.casefold(), n.upper(), n.title())})
+    return or_(*(column.icontains(v, autoescape=True) for v in variants))
+
+
+def _theme_label(keywords: list[str]) -> str:
+    """As the themes run names a theme: its first three keywords that share no word."""
+    picked: list[str] = []
+    for keyword in keywords:
+        if not set(keyword.split()) & {w for p in picked for w in p.split()}:
+            picked.append(keyword)
+    return ", ".join(picked[:3])
+
+
+def _blank_mentions(session: Session, needles: set[str], words: set[str]) -> dict[str, int]:
+    """Clear texts that name the person where nothing points at them: colleagues' kudos ("you calmed
+    Jane Doe down"), staff notices quoting those, and complaint themes (built from few complaints,
+    a theme's keywords can hold a name; older runs are kept). A theme loses the keywords that quote
+    them or are words of their name, and its label is rebuilt from the rest."""
+    counts = {"kudos": 0, "staff_notices": 0, "complaint_themes": 0}
+    if needles:
+        for model, column, table in (
+            (Kudos, Kudos.reason, "kudos"),
+            (StaffNotice, StaffNotice.text, "staff_notices"),
+        ):
+            for row in session.scalars(select(model).where(_may_quote(column, needles)).order_by(model.id)):
+                if _mentions(getattr(row, column.key), needles):
+                    counts[table] += _set(row, **{column.key: ""})
+
+    def theirs(text: str) -> bool:
+        return _mentions(text, needles) or bool(set(re.split(r"[\W_]+", text.casefold())) & words)
+
+    for theme in session.scalars(select(ComplaintTheme).order_by(ComplaintTheme.id)):
+        kept = [k for k in theme.keywords or [] if not theirs(k)]
+        if kept == list(theme.keywords or []) and not theirs(theme.label):
+            continue
+        label = _theme_label(kept)
+        counts["complaint_themes"] += _set(
+            theme, keywords=kept, label=label if label and not theirs(label) else f"theme {theme.id}"
+        )
+    return counts
+
+
 def _blank(
     session: Session, person: Person, needles: set[str], in_ids: set[str], secret_key: str
 ) -> dict[str, int]:
@@ -583,6 +646,8 @@ def _blank(
 
     each(Complaint, complaint)
     counts.update(_blank_complaint_trail(session, pid))
+    for table, n in _blank_mentions(session, needles, _name_words(person)).items():
+        counts[table] = counts.get(table, 0) + n
     account = session.get(LoyaltyAccount, pid)
     counts["loyalty_accounts"] = int(
         account is not None and _set(account, birthday_month=None, birthday_day=None)
