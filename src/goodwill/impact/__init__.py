@@ -1,0 +1,1 @@
+"""Impact: does gratitude bring people back? Thanked versus randomly held-out people."""
