@@ -1,6 +1,7 @@
 """Imports every table so metadata is complete (Alembic, tests)."""
 
 from goodwill.bank.model import BankEntry, BankStanding
+from goodwill.campaigns.model import Campaign, CampaignMember
 from goodwill.complaints.model import Complaint, ComplaintLog, ComplaintReply, ComplaintTheme
 from goodwill.db import Base
 from goodwill.events.model import Event, Order
@@ -25,6 +26,8 @@ __all__ = [
     "BankEntry",
     "BankStanding",
     "Base",
+    "Campaign",
+    "CampaignMember",
     "Complaint",
     "ComplaintLog",
     "ComplaintReply",

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from goodwill.planner.domain import MomentKind
+from goodwill.planner.domain import EVENT_MOMENTS, MomentKind
 
 CHANNELS = ("email", "sms", "card", "call")
 
@@ -25,6 +25,9 @@ DEFAULT_STRENGTH: dict[MomentKind, int] = {
     MomentKind.nth_order: 50,
     MomentKind.spend_milestone: 50,
     MomentKind.window_shopper: 40,
+    # Ranks a campaign's people among themselves only (its plan holds nothing else), and below every
+    # moment found in events, should the two ever compete for a card or a call.
+    MomentKind.campaign: 30,
 }
 
 
@@ -35,7 +38,8 @@ class MomentsConfig(BaseModel):
 
     # Events this many days back (plan day included) can make a moment today.
     lookback_days: int = Field(default=3, ge=1, le=30)
-    enabled: tuple[MomentKind, ...] = tuple(MomentKind)
+    # Campaign moments are never found in events; listing campaign here changes nothing.
+    enabled: tuple[MomentKind, ...] = EVENT_MOMENTS
     strength: dict[MomentKind, int] = Field(default_factory=lambda: dict(DEFAULT_STRENGTH))
     # A loyal customer starts drifting on the day the gap since their last order grows past this
     # many times their usual gap between orders (two decimals at most: the rule and its SQL twin

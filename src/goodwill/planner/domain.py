@@ -23,6 +23,13 @@ class MomentKind(StrEnum):
     recovery = "recovery"  # an overdrawn or at-risk relationship: personal outreach by a manager
     praise = "praise"  # they praised us (and maybe someone in the team)
     referral = "referral"  # they sent someone our way
+    # A campaign's thank-you (goodwill.campaigns): chosen by a person for an audience, never found
+    # in events, so the moment rules never produce it.
+    campaign = "campaign"
+
+
+# The kinds the moment rules look for in events (every kind but the campaign's).
+EVENT_MOMENTS: tuple[MomentKind, ...] = tuple(k for k in MomentKind if k is not MomentKind.campaign)
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,10 @@ def moments_for(
     )
     found: list[Moment] = []
     for kind in dict.fromkeys(config.enabled):
-        result = _RULES[kind](view)
+        rule = _RULES.get(kind)
+        if rule is None:  # a campaign's moment is chosen by a person (goodwill.campaigns), never found
+            continue
+        result = rule(view)
         if result is not None:
             found.append(
                 Moment(

@@ -26,6 +26,7 @@ MOMENT_LABELS = {
     "recovery": "Recovery",
     "praise": "Praised us",
     "referral": "Referred someone",
+    "campaign": "Campaign",
 }
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "card": "Handwritten card", "call": "Phone call"}
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from goodwill.campaigns.model import Campaign
 from goodwill.config import Settings
 from goodwill.people.model import Person
 from goodwill.planner import signals as gather
@@ -220,7 +221,11 @@ def plan_view(session: Session, day: date, *, default_zone: str = "UTC") -> dict
         .where(PlanHoldout.day == day)
         .order_by(PlanHoldout.person_id)
     ).all()
-    runs = session.scalars(select(PlanRun).where(PlanRun.day == day).order_by(PlanRun.id)).all()
+    # A campaign's run on the same day has its own page; the day's view is the daily plan's.
+    campaign_runs = select(Campaign.run_id).where(Campaign.run_id.is_not(None))
+    runs = session.scalars(
+        select(PlanRun).where(PlanRun.day == day, PlanRun.id.not_in(campaign_runs)).order_by(PlanRun.id)
+    ).all()
     skipped: dict[str, int] = {"no_consent": 0, "cap": 0, "cooldown": 0, "capacity": 0}
     if runs:
         # Each run reports the people it looked at; the latest run's view of who was left out stands.

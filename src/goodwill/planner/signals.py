@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from goodwill.bank.model import BankStanding
+from goodwill.campaigns.model import Campaign, CampaignMember, MemberGroup
 from goodwill.db import among, as_utc
 from goodwill.events.model import Event
 from goodwill.events.service import counts_as_spend
@@ -215,11 +216,31 @@ def already_planned(
             )
         ).all()
     )
+    # A campaign's held-out people stay held for as long as its thank-you would have capped them,
+    # like a daily holdout: a daily note reaching them would spoil the campaign's comparison.
+    people.update(
+        session.scalars(
+            select(CampaignMember.person_id)
+            .join(Campaign, Campaign.id == CampaignMember.campaign_id)
+            .where(
+                CampaignMember.assignment == MemberGroup.holdout.value,
+                Campaign.send_on > day - timedelta(days=holdout_days),
+                Campaign.send_on <= day,
+            )
+        ).all()
+    )
+    # A campaign's emails and texts go out without the team's hands, so they use none of the day's
+    # capacity; its cards and calls are the team's work like any other.
+    from_campaign = PlanItem.run_id.in_(select(Campaign.run_id).where(Campaign.run_id.is_not(None)))
     used = {
         row[0]: row[1]
         for row in session.execute(
             select(PlanItem.channel, func.count())
-            .where(PlanItem.day == day, PlanItem.status != "skipped")
+            .where(
+                PlanItem.day == day,
+                PlanItem.status != "skipped",
+                or_(~from_campaign, PlanItem.channel.in_(("card", "call"))),
+            )
             .group_by(PlanItem.channel)
         )
     }
