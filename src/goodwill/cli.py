@@ -245,10 +245,12 @@ def demo(
 
 def _register_subcommands() -> None:
     from goodwill.bank.cli import bank_app
+    from goodwill.campaigns.cli import app as campaign_app
     from goodwill.complaints.cli import app as complaints_app
     from goodwill.complaints.mailbox_cli import fetch as fetch_mail_command
     from goodwill.complaints.themes_cli import themes_command
     from goodwill.events.cli import import_app
+    from goodwill.impact.cli import impact_command
     from goodwill.insights.cli import insights_app
     from goodwill.loyalty.cli import loyalty_app
     from goodwill.notes.cli import note_app
@@ -276,6 +278,8 @@ def _register_subcommands() -> None:
     app.add_typer(complaints_app, name="complaints")
     team_app.command("digest")(digest_command)
     app.add_typer(team_app, name="team")
+    app.add_typer(campaign_app, name="campaign")
+    app.command("impact")(impact_command)
     people_app.command("export")(export_command)
     people_app.command("erase")(erase_command)
 

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from goodwill.complaints.config import ComplaintsConfig
+from goodwill.impact.config import ImpactConfig
 from goodwill.loyalty.config import LoyaltyConfig
 from goodwill.money import CURRENCY_EXPONENTS
 from goodwill.planner.config import PlannerConfig
@@ -135,6 +136,8 @@ class Settings(BaseSettings):
     complaints: ComplaintsConfig = ComplaintsConfig()
     # [team]: kudos allowance, ranking (off), the manager digest (goodwill.team.config).
     team: TeamConfig = TeamConfig()
+    # [impact]: the window and confidence of thanked-versus-holdout comparisons (goodwill.impact.config).
+    impact: ImpactConfig = ImpactConfig()
     delivery: Delivery = Delivery()
     # smtp://user:password@host:587?starttls=true or smtps://host:465; empty: email is not sent.
     smtp_url: str = ""

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from goodwill.config import Settings
 from goodwill.db import Database
 from goodwill.demo import catalogue as cat
+from goodwill.demo.campaign import load_campaign
 from goodwill.demo.generate import SHOPIFY_HEADERS, DemoBusiness, generate
 from goodwill.demo.loyalty import LoyaltyDemo, load_loyalty
 from goodwill.demo.team import load_team
@@ -122,6 +123,8 @@ def load_demo(
     loyalty = load_loyalty(db=db, settings=settings, seed=seed, now=now)
     step("Forming the shop-floor team, thanking colleagues, grouping complaints into themes")
     load_team(db=db, settings=settings, now=now)
+    step("Replaying last Thanksgiving's campaign, with its holdout, for the Impact page")
+    load_campaign(db=db, settings=settings, seed=seed, now=now)
     step("Planning today's thank-yous and drafting their notes")
     with db.transaction() as s:
         plan_and_draft(s, day=now.astimezone(business.tz).date(), settings=settings)

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from goodwill.bank import api as bank
+from goodwill.campaigns import api as campaigns
 from goodwill.complaints import api as complaints
 from goodwill.loyalty import api as loyalty
 from goodwill.notes import api as notes
@@ -22,3 +23,4 @@ api_router.include_router(notes.router)
 api_router.include_router(loyalty.router)
 api_router.include_router(complaints.router)
 api_router.include_router(kudos_api.router)
+api_router.include_router(campaigns.router)
