@@ -261,6 +261,8 @@ def counts(db: Database, *models: Any) -> list[int]:
         ({"review_rule": "some"}, "review_rule"),
         ({"review_rule": "sample", "review_percent": 120}, "review_percent"),
         ({"holdout_percent": 60}, "holdout_percent"),
+        ({"name": "2025"}, "name"),  # digits would be read as an id
+        ({"send_on": date(9999, 12, 1)}, "send_on"),
         ({"audience": {"min_orders": 3}}, "audience.min_orders"),
         ({"audience": {"include_erased": True}}, "audience.include_erased"),
         ({"audience": {"min_spend": "12.345"}}, "audience.min_spend"),
@@ -619,6 +621,9 @@ def test_a_campaigns_emails_use_no_daily_capacity_and_its_holdout_stays_held(db:
         _, used_on_the_day = already_planned(s, SEND_ON, holdout_days=holdout_days)
     assert held and emailed  # the draw held someone out, and the campaign emails someone
     assert held <= decided  # still held three days later
+    with db.reading() as s:
+        decided_before, _ = already_planned(s, SEND_ON - timedelta(days=3), holdout_days=holdout_days)
+    assert held <= decided_before  # and already held by the daily plans before the send day
     assert used_on_the_day.get("email", 0) == used_before.get("email", 0)  # the daily plan's own only
     with db.reading() as s:
         decided_later, _ = already_planned(

@@ -108,6 +108,9 @@ def test_bad_parameters_are_named(db: Database) -> None:
     bad = client.get("/impact?since=1st%20of%20March")
     assert bad.status_code == 400 and "since: &#39;1st of March&#39; is not a date" in bad.text
     assert client.get("/impact?day=2026-03-09").status_code == 400  # only a campaign ran that day
+    # Odd digits, ids past 64 bits and days at the calendar's end are the caller's error, not a 500.
+    for query in ("campaign=%C2%B2", "campaign=99999999999999999999", "day=9999-12-31"):
+        assert client.get(f"/impact?{query}").status_code in (400, 404, 422), query
 
 
 @pytest.mark.parametrize("query", ["", "?since=2026-03-01"])

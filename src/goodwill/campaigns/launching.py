@@ -33,6 +33,7 @@ from goodwill.outbox.model import Message, MessageStatus
 from goodwill.people.model import Person
 from goodwill.planner.domain import Moment
 from goodwill.planner.model import PlanItem, PlanRun
+from goodwill.planner.service import hold_planning_lock
 
 NOTE_STATUSES = (NoteStatus.draft, NoteStatus.approved, NoteStatus.skipped)
 MESSAGE_STATUSES = (
@@ -62,6 +63,7 @@ def launch(
     today = now.astimezone(settings.business.tz).date()
     if campaign.send_on < today:
         raise CampaignError("send_on", f"the send day {campaign.send_on} has passed; choose a new day first")
+    hold_planning_lock(session)  # no daily plan or other launch decides at the same time
     claimed = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.draft)

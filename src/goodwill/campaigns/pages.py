@@ -149,7 +149,7 @@ def _whole(name: str, text: str, errors: dict[str, str]) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
         errors[name] = f"must be a whole number, not {text!r}"
         return None
     return int(text)

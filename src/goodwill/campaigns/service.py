@@ -81,7 +81,10 @@ def get_campaign(session: Session, campaign_id_or_name: int | str) -> Campaign:
     """By id (a number, or digits) or by exact name."""
     ref = campaign_id_or_name
     found: Campaign | None = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+    digits = (
+        isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit() and len(ref.strip()) <= 18
+    )
+    if (isinstance(ref, int) and 0 < ref < 2**63) or digits:
         found = session.get(Campaign, int(ref))
     if found is None and isinstance(ref, str):
         found = session.scalars(select(Campaign).where(Campaign.name == ref.strip())).one_or_none()

@@ -45,11 +45,16 @@ def checked(draft: CampaignDraft, settings: Settings) -> dict[str, Any]:
         raise CampaignError("name", "give the campaign a name")
     if len(name) > MAX_NAME:
         raise CampaignError("name", f"is {len(name)} characters; {MAX_NAME} at most")
+    if name.isdigit():
+        # Campaigns are found by id or by name: a name of digits would be read as an id.
+        raise CampaignError("name", "must contain a letter (a name of digits would read as an id)")
     description = (draft.description or "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise CampaignError("description", f"is {len(description):,} characters; {MAX_DESCRIPTION:,} at most")
     if isinstance(draft.send_on, datetime) or not isinstance(draft.send_on, date):
         raise CampaignError("send_on", "must be a day (YYYY-MM-DD)")
+    if not date(2000, 1, 1) <= draft.send_on <= date(2999, 12, 31):
+        raise CampaignError("send_on", "must be a day between 2000 and 2999")
     channels = _channels(draft.channels)
     start = _whole(draft.window_from_hour, "window_from_hour", 0, 23)
     until = _whole(draft.window_until_hour, "window_until_hour", 1, 24)

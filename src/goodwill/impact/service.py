@@ -172,7 +172,8 @@ def impact_for_day(
 def find_campaign(session: Session, reference: str) -> Campaign:
     """A campaign by id or by exact name."""
     text = reference.strip()
-    campaign = session.get(Campaign, int(text)) if text.isdigit() else None
+    is_id = text.isascii() and text.isdigit() and len(text) <= 18
+    campaign = session.get(Campaign, int(text)) if is_id else None
     campaign = campaign or session.scalar(select(Campaign).where(Campaign.name == text))
     if campaign is None:
         raise UnknownCampaign(f"campaign: no campaign with id or name {reference!r}")

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from goodwill.campaigns.model import Campaign
@@ -114,7 +114,21 @@ def make_plan(
         return _make_plan(session=session, day=day, settings=settings, planned_by_id=planned_by_id)
 
 
+def hold_planning_lock(session: Session) -> None:
+    """Serialise whatever decides whom to contact (a day's plan, a campaign's launch) until commit.
+
+    Each reads who is already planned and then writes its own choices; two at once would each miss
+    the other's uncommitted rows and could contact one person twice.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('goodwill:planning'))"))
+    else:
+        # Any write statement takes SQLite's write lock for the rest of the transaction.
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+
+
 def _make_plan(*, session: Session, day: date, settings: Settings, planned_by_id: int | None) -> PlanOutcome:
+    hold_planning_lock(session)
     policy, moments = settings.planner.policy, settings.planner.moments
     done, used = gather.already_planned(
         session,

@@ -224,8 +224,10 @@ def already_planned(
             .join(Campaign, Campaign.id == CampaignMember.campaign_id)
             .where(
                 CampaignMember.assignment == MemberGroup.holdout.value,
+                # Both sides of the send day: a campaign launched ahead of it holds its holdout
+                # from the daily plans before it too, the span its cap keeps its thanked people.
                 Campaign.send_on > day - timedelta(days=holdout_days),
-                Campaign.send_on <= day,
+                Campaign.send_on < day + timedelta(days=holdout_days),
             )
         ).all()
     )
