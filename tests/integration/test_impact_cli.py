@@ -9,6 +9,7 @@ import typer
 from test_impact_service import build_business
 from typer.testing import CliRunner, Result
 
+from goodwill.cli import console
 from goodwill.db import Database
 from goodwill.impact.cli import impact_command
 
@@ -34,7 +35,14 @@ def run(cli: typer.Typer, db: Database, *args: str) -> Result:
         "GOODWILL_IMPACT__BOOTSTRAP_SAMPLES": "400",
         "COLUMNS": "220",
     }
-    return CliRunner().invoke(cli, ["impact", *args], env=env)
+    # The CLI's console is made when goodwill.cli is first imported, so COLUMNS alone may come too
+    # late: fix its width for the run, as a wide terminal would have it.
+    saved = getattr(console, "_width", None)
+    console.width = 220
+    try:
+        return CliRunner().invoke(cli, ["impact", *args], env=env)
+    finally:
+        setattr(console, "_width", saved)  # noqa: B010
 
 
 def test_since_as_json_lists_every_plan_day_and_campaign_with_exact_values(
