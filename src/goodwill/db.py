@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -232,3 +234,26 @@ def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[C
         return
     for start in range(0, len(values), IN_LIST_CHUNK):
         yield column.in_(values[start : start + IN_LIST_CHUNK])
+
+
+# The largest id a 64-bit column holds: past it no row can match, and the database refuses the value.
+MAX_ID = 2**63 - 1
+_ID_TEXT = re.compile(r"[0-9]{1,18}")
+
+
+def id_from_text(text: str) -> int | None:
+    """The id written in ``text`` (ASCII digits only: "²" passes str.isdigit() but not int()), or None."""
+    stripped = text.strip()
+    return int(stripped) if _ID_TEXT.fullmatch(stripped) else None
+
+
+def hold_transaction_lock(session: Session, name: str) -> None:
+    """Serialise transactions that take the same ``name`` until this one ends.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: any write statement takes the database's
+    write lock for the rest of the transaction.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": f"goodwill:{name}"})
+    else:
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))

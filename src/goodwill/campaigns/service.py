@@ -25,7 +25,7 @@ from goodwill.campaigns.previewing import pick_samples, preview_notes
 from goodwill.campaigns.reports import CampaignStatusView, LaunchReport, Preview, SampleDraft
 from goodwill.campaigns.validation import CampaignDraft, checked
 from goodwill.config import Settings
-from goodwill.db import utcnow
+from goodwill.db import MAX_ID, id_from_text, utcnow
 from goodwill.notes.service import problem_dict, templates_for
 from goodwill.planner.domain import Moment
 
@@ -81,11 +81,9 @@ def get_campaign(session: Session, campaign_id_or_name: int | str) -> Campaign:
     """By id (a number, or digits) or by exact name."""
     ref = campaign_id_or_name
     found: Campaign | None = None
-    digits = (
-        isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit() and len(ref.strip()) <= 18
-    )
-    if (isinstance(ref, int) and 0 < ref < 2**63) or digits:
-        found = session.get(Campaign, int(ref))
+    campaign_id = id_from_text(ref) if isinstance(ref, str) else ref if 0 < ref <= MAX_ID else None
+    if campaign_id is not None:
+        found = session.get(Campaign, campaign_id)
     if found is None and isinstance(ref, str):
         found = session.scalars(select(Campaign).where(Campaign.name == ref.strip())).one_or_none()
     if found is None:

@@ -77,9 +77,8 @@ def show(
 
     from goodwill.cli import console, database, fail, print_json, settings
     from goodwill.complaints.model import Complaint
-    from goodwill.complaints.opening import MAX_ID
     from goodwill.complaints.present import complaint_json, log_json
-    from goodwill.db import utcnow
+    from goodwill.db import MAX_ID, utcnow
     from goodwill.people.model import Person
 
     cfg = settings()

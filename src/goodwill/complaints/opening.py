@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from goodwill.complaints.model import Complaint, ComplaintSource, ComplaintStatus, Priority
 from goodwill.complaints.records import add_log, clocks_for, refresh_bank
 from goodwill.config import Settings
-from goodwill.db import among, utcnow
+from goodwill.db import MAX_ID, among, utcnow
 from goodwill.events.importers.parsing import RowError, check_email
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
@@ -34,7 +34,6 @@ MAX_SOURCE_ID = 200  # the event's source_id is "<source>:<source_id>" in 200 ch
 CLOCK_SKEW = timedelta(minutes=5)  # a sender's clock a little ahead is not "in the future"
 # Before this, a received_at is a typo (1970 from an empty field), not a complaint to count clocks for.
 EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds; past it, no row can match
 
 
 class ComplaintError(ValueError):

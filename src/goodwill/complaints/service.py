@@ -18,7 +18,6 @@ from goodwill.complaints.model import Complaint, ComplaintStatus
 from goodwill.complaints.opening import (
     MAX_BODY,
     MAX_CHANNEL,
-    MAX_ID,
     MAX_SUBJECT,
     ComplaintError,
     NewComplaint,
@@ -32,7 +31,7 @@ from goodwill.complaints.records import add_log, clocks_for, refresh_bank
 from goodwill.complaints.sweep import FIRST_RESPONSE, RESOLUTION, SweepReport, charge_breach, sweep_sla
 from goodwill.complaints.visibility import visible_condition
 from goodwill.config import Settings
-from goodwill.db import rows_changed
+from goodwill.db import MAX_ID, rows_changed
 from goodwill.events.service import NewEvent, record_event
 from goodwill.team.model import Role
 

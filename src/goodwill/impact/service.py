@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from goodwill.campaigns.model import Campaign, CampaignStatus
 from goodwill.config import Settings
+from goodwill.db import id_from_text
 from goodwill.impact import cohorts
 from goodwill.impact.cohorts import Analysis
 from goodwill.impact.outcomes import OUTCOMES, AnalysisOutcomes, Outcome, outcomes_by_analysis
@@ -172,8 +173,8 @@ def impact_for_day(
 def find_campaign(session: Session, reference: str) -> Campaign:
     """A campaign by id or by exact name."""
     text = reference.strip()
-    is_id = text.isascii() and text.isdigit() and len(text) <= 18
-    campaign = session.get(Campaign, int(text)) if is_id else None
+    campaign_id = id_from_text(text)
+    campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
     campaign = campaign or session.scalar(select(Campaign).where(Campaign.name == text))
     if campaign is None:
         raise UnknownCampaign(f"campaign: no campaign with id or name {reference!r}")

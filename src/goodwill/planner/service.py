@@ -14,11 +14,12 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from goodwill.campaigns.model import Campaign
 from goodwill.config import Settings
+from goodwill.db import hold_transaction_lock
 from goodwill.people.model import Person
 from goodwill.planner import signals as gather
 from goodwill.planner.domain import Candidate, Moment, MomentKind
@@ -120,11 +121,7 @@ def hold_planning_lock(session: Session) -> None:
     Each reads who is already planned and then writes its own choices; two at once would each miss
     the other's uncommitted rows and could contact one person twice.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('goodwill:planning'))"))
-    else:
-        # Any write statement takes SQLite's write lock for the rest of the transaction.
-        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+    hold_transaction_lock(session, "planning")
 
 
 def _make_plan(*, session: Session, day: date, settings: Settings, planned_by_id: int | None) -> PlanOutcome:

@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from goodwill.db import utcnow
+from goodwill.db import MAX_ID, utcnow
 from goodwill.team import notices
 from goodwill.team.digest import WEIGHTS, check_week, today_in, weekly_digest
-from goodwill.team.kudos_api import MAX_ID
 from goodwill.team.model import Role
 from goodwill.web.auth import Principal
 from goodwill.web.deps import STAFF, AppSettings, DbSession, require_role

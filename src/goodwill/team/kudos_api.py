@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from goodwill.db import utcnow
+from goodwill.db import MAX_ID, utcnow
 from goodwill.people.model import normalise_email
 from goodwill.team import kudos as kudos_service
 from goodwill.team import teams as team_service
@@ -27,7 +27,6 @@ from goodwill.web.idempotency import Idempotent, json_response
 
 router = APIRouter(tags=["team"])
 
-MAX_ID = 2**63 - 1  # the largest id a 64-bit column holds: larger ones are refused (422), not looked up
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 

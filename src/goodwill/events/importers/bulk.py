@@ -18,7 +18,7 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from goodwill.db import matching
+from goodwill.db import hold_transaction_lock, matching
 
 
 class JsonText(str):
@@ -73,13 +73,7 @@ class BulkWriter:
 
     def lock(self, name: str) -> None:
         """Serialise imports: what we looked up stays true until we have written."""
-        if self.postgres:
-            self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": f"goodwill:{name}"}
-            )
-        else:
-            # Any write statement takes SQLite's write lock for the rest of the transaction.
-            self.session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+        hold_transaction_lock(self.session, name)
 
     def matching(self, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:
         """``column IN values`` as chunked conditions (one JSON parameter on PostgreSQL)."""
