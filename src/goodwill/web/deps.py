@@ -158,7 +158,11 @@ def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
 
 
 def role_table(app: FastAPI) -> dict[tuple[str, str], frozenset[str] | None]:
-    """``{(method, path): roles}`` for every API and page route; None marks a public one (login)."""
+    """``{(method, path): roles}`` for every API and page route; None marks a public one (login).
+
+    ``goodwill.web.role_doc`` turns this (plus the static files and the OpenAPI document) into the
+    matrix of ``docs/security.md``.
+    """
     table: dict[tuple[str, str], frozenset[str] | None] = {}
     for path, methods, dependant in _api_routes(app):
         requirement = route_requirement(dependant)
