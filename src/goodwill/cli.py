@@ -174,18 +174,15 @@ def serve(
 def _serve(cfg: Settings, host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
+    from goodwill.web.app import SERVER_OPTIONS
+
     host = host or cfg.web.host
     port = port or cfg.web.port
     console.print(f"Goodwill is serving on [bold]http://{host}:{port}[/]  (Ctrl+C to stop)")
+    # SERVER_OPTIONS keeps the access log off (paths can hold customers' link tokens); the
+    # test_asvs_logs tests run a real server with the same options.
     uvicorn.run(
-        "goodwill.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level="info",
-        access_log=False,
+        "goodwill.web.app:create_app", factory=True, host=host, port=port, workers=workers, **SERVER_OPTIONS
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -14,8 +15,12 @@ from goodwill.web.api import API_PREFIX, api_router
 from goodwill.web.api.hooks import router as hooks_router
 from goodwill.web.errors import install_error_handlers
 from goodwill.web.pages import pages_router
-from goodwill.web.security import SecurityHeadersMiddleware
+from goodwill.web.security import SecurityHeadersMiddleware, install_access_log_redaction
 from goodwill.web.templating import make_templates
+
+# How ``goodwill serve`` runs Uvicorn (besides host, port and workers). No access log: paths can hold a
+# customer's signed link token (/my/loyalty/..., /unsubscribe/...), and a log is no place for those.
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": True, "log_level": "info", "access_log": False}
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -36,6 +41,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.secret_key = settings.resolved_secret_key()
     app.state.templates = make_templates(settings)
     app.add_middleware(SecurityHeadersMiddleware)
+    install_access_log_redaction()
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(pages_router)

@@ -10,7 +10,7 @@ from typing import Literal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from goodwill.db import utcnow
+from goodwill.db import hold_transaction_lock, utcnow
 from goodwill.people.model import normalise_email
 from goodwill.team.model import User
 from goodwill.team.service import user_for_api_token
@@ -92,10 +92,20 @@ def _failure_keys(ip: str, email: str) -> list[str]:
 
 
 def login_retry_after(session: Session, *, ip: str, email: str, limit: int) -> int | None:
-    """Seconds until another attempt is allowed, or None when this one may go ahead."""
+    """Seconds until another attempt is allowed, or None when this one may go ahead.
+
+    Counting and then recording a failure is a check-then-act: simultaneous guesses would all count
+    "under the limit" and all be tried. So this takes a transaction lock per key (the address and the
+    account, always in the same order, so two logins never wait on each other crosswise), held until
+    the caller's transaction ends, after ``record_login_failure``: guesses at one account or from one
+    address are weighed one at a time.
+    """
+    keys = sorted(_failure_keys(ip, email))
+    for key in keys:
+        hold_transaction_lock(session, f"login:{key}")
     now = utcnow()
     wait = 0.0
-    for key in _failure_keys(ip, email):
+    for key in keys:
         times: list[datetime] = list(
             session.scalars(
                 select(LoginFailure.at)

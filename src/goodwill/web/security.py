@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
+import re
 import secrets
 
 from starlette.datastructures import MutableHeaders
@@ -23,6 +25,33 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
+
+
+_CUSTOMER_TOKEN_IN_PATH = re.compile(r"^(/my/[a-z]+/|/unsubscribe/)[^/?]+")
+
+
+def redact_path(path: str) -> str:
+    """A request path fit for a log: a customer link's token and the query string are cut out."""
+    path, _, query = path.partition("?")
+    path = _CUSTOMER_TOKEN_IN_PATH.sub(r"\1[token]", path)
+    return f"{path}?[query]" if query else path
+
+
+class RedactedAccessLog(logging.Filter):
+    """On Uvicorn's access logger: keeps tokens (customer links) and queries (searches by name or
+    email) out of an access log an operator turns on. ``goodwill serve`` leaves the log off."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
+        return True
+
+
+def install_access_log_redaction() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactedAccessLog) for f in access.filters):
+        access.addFilter(RedactedAccessLog())
 
 
 def new_token() -> str:
@@ -61,6 +90,10 @@ def cookie_secure(settings: Settings, request: Request) -> bool:
     return not (request.url.scheme == "http" and is_loopback_host(request.url.hostname or ""))
 
 
+# Pages whose path holds a customer's signed token: they send no Referer at all, not even to us.
+CUSTOMER_LINK_PREFIXES = ("/my/", "/unsubscribe/")
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every response, and ``no-store`` to everything but static files."""
 
@@ -71,11 +104,15 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_static = str(scope.get("path", "")).startswith("/static/")
+        path = str(scope.get("path", ""))
+        is_static = path.startswith("/static/")
+        is_customer_link = path.startswith(CUSTOMER_LINK_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if is_customer_link:
+                    headers["referrer-policy"] = "no-referrer"
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 if not is_static:
