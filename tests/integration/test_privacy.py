@@ -261,8 +261,9 @@ def _complaints_and_praise(
         s.add_all(
             [
                 ComplaintTheme(run_id=1, label="cy moss", keywords=["cy moss"], size=2),
-                ComplaintTheme(run_id=2, label="moss, spout, handle", keywords=["moss", "spout", "handle"],
-                               size=2),
+                # "spout" and "handle" only Cy wrote; Ann's complaint says "tin" too.
+                ComplaintTheme(run_id=2, label="moss, spout, handle",
+                               keywords=["moss", "spout", "handle", "tin"], size=2),
                 ComplaintTheme(run_id=2, label="oolong, lee, stale", keywords=["oolong", "lee", "stale"],
                                size=2),
             ]
@@ -453,9 +454,17 @@ def test_export_holds_everything_and_is_plain_json(db: Database, tmp_path: Path)
     ]
     assert "Posted a replacement spout" in [step["detail"] for step in theirs["log"]]
     assert complaints["events"]["body"] == "Tin arrived dented at Thornbury"
+    # Kudos from their praise, about their complaint, and a colleague's that names them.
     assert sorted(k["reason"] for k in data["kudos"]) == [
         "Calmed things down over the wobbly handle", "Great work on the cracked spout",
-        "Maya found me the brass samovar"]  # fmt: skip
+        "Maya found me the brass samovar", "You calmed Cy Moss down so well"]  # fmt: skip
+    # What staff were told about them: the escalation, the praise (to Maya and her manager) and the
+    # notices of those kudos; not the manager's digest.
+    notices = sorted(n["text"] for n in data["staff_notices"])
+    assert (
+        "Cy Moss is still waiting about the cracked spout" in notices and "Cyrus praised Maya Gold" in notices
+    )
+    assert not [n for n in notices if n.startswith("Your team")]
     assert "oolong" not in json.dumps(data)  # Ann's complaint is hers
     assert data["erasure"] is None
     with db.reading() as s, pytest.raises(PersonNotFound):
@@ -536,7 +545,7 @@ def test_erasure_leaves_no_personal_string_and_keeps_every_number(db: Database, 
         themes = s.execute(select(ComplaintTheme.id, ComplaintTheme.label, ComplaintTheme.keywords)
                            .order_by(ComplaintTheme.id)).all()  # fmt: skip
         assert [(label, keywords) for _, label, keywords in themes] == [
-            (f"theme {themes[0].id}", []), ("spout, handle", ["spout", "handle"]),
+            (f"theme {themes[0].id}", []), ("tin", ["tin"]),
             ("oolong, lee, stale", ["oolong", "lee", "stale"]),
         ]  # fmt: skip
         kudos = s.scalars(select(Kudos).order_by(Kudos.id)).all()

@@ -5,14 +5,19 @@ tombstone ("erased person #42", kind kept, every detail cleared) so that events,
 entries and insight scores keep their amounts, kinds and times under an id that no longer leads to
 anyone. Every free text that may quote them (event texts, notes, facts, plan evidence, messages,
 consent notes, order items, stored API answers, complaints and their replies, log and staff notices,
-kudos from their praise, and any kudos, staff notice or complaint theme that names them) is blanked
-or deleted, their identities are deleted
+kudos from their praise, and any kudos, staff notice or complaint theme that names them or, for a
+theme, holds a word only their complaints used) is blanked or deleted, their identities are deleted
 (the same email imported again makes a new person) and their addresses go on the suppression list
 as keyed hashes, so that new person is never contacted either.
 
 DESIGN rule 4 says events are never edited: erasure is the one deliberate exception. It blanks the
 text of events (never their kind, amount, currency or time), because a right to erasure overrides
 an append-only log; the ledgers' numbers are untouched, so balances and totals do not move.
+
+On SQLite the erasure also leaves no copy in the files: what it clears is zeroed as it is freed and,
+once it commits, the write-ahead log (which still holds the earlier pages) is emptied. The canary test
+(tests/integration/test_privacy_canary.py) plants a unique value in every personal column and looks
+for it in a full dump of the database afterwards.
 """
 
 from __future__ import annotations
@@ -26,7 +31,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, inspect, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    event,
+    exists,
+    func,
+    inspect,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from goodwill.bank.model import BankEntry, BankStanding
@@ -71,6 +88,8 @@ def erasure_recorded(person_id: Any) -> ColumnElement[bool]:
 
 ERASED = "erased"  # suppression reason, and what replaces a consent source that named the person
 GONE = "the person was erased"
+THEME_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")  # as goodwill.complaints.themes.WORD reads words
+SHARED_WORD_CANDIDATES = 200  # complaints read to find a word of theirs in someone else's: else it is theirs
 MIN_NEEDLE = 5  # shorter strings ("Jo", "12") would match unrelated stored answers
 
 # Every table that points at people.id, and what erasure does to it (a test keeps this complete).
@@ -158,6 +177,7 @@ def export_person(
     run = session.get(InsightRun, score.run_id) if score is not None else None
     consent = _rows(session, ConsentChange, ConsentChange.person_id == pid, ConsentChange.id)
     erasure = [c for c in consent if c["source"] == ERASURE_SOURCE]
+    named = _naming(session, _needles(session, person, _addresses(session, person)))
     return {
         "schema": EXPORT_SCHEMA,
         "schema_version": EXPORT_VERSION,
@@ -198,8 +218,15 @@ def export_person(
         "outbox": [{**m, "attempts": attempts.get(m["id"], [])} for m in messages],
         "loyalty": _loyalty(session, pid),
         "complaints": _complaints(session, pid),
-        # Thanks to staff that came from their praise (or about their complaints): the reason quotes them.
-        "kudos": _rows(session, Kudos, _their_kudos(pid), Kudos.id),
+        # Thanks to staff that came from their praise, about their complaints, or that name them.
+        "kudos": _rows(session, Kudos, or_(_their_kudos(pid), Kudos.id.in_(named["kudos"])), Kudos.id),
+        # What staff were told about them (escalations of their complaints, their praise, kudos naming them).
+        "staff_notices": _rows(
+            session,
+            StaffNotice,
+            or_(_their_notices(session, pid), StaffNotice.id.in_(named["staff_notices"])),
+            StaffNotice.id,
+        ),
         "erasure": {"at": erasure[0]["at"], "note": erasure[0]["note"]} if erasure else None,
     }
 
@@ -371,10 +398,19 @@ def _long(texts: set[str | None]) -> set[str]:
 def _forget_stored_answers(
     session: Session, person_id: int, needles: set[str], complaint_ids: list[int]
 ) -> int:
-    """Delete stored API answers (Idempotency-Key replays) that name or quote the person, or point
-    at one of their complaints (kudos given about it quote what happened)."""
+    """Delete stored API answers (Idempotency-Key replays) that name or quote the person, point at one
+    of their complaints (kudos given about it quote what happened) or at one of their ledger entries
+    (an adjustment's answer holds its note and key but not the person), and those whose key, chosen by
+    the client, holds one of their details (``points-jane@example.com``)."""
     patterns = {f'"person_id": {person_id},', f'"person_id": {person_id}}}', f'{{"id": {person_id}, "name": '}
     patterns |= {f'"complaint_id": {c}{end}' for c in complaint_ids for end in (",", "}")}
+    entries = session.execute(
+        select(LoyaltyEntry.key, LoyaltyEntry.note).where(LoyaltyEntry.person_id == person_id)
+    )
+    for key, note in entries:
+        patterns.add(f'"key": {json.dumps(key, ensure_ascii=False)}')
+        if note and len(note.strip()) >= MIN_NEEDLE:
+            patterns.add(json.dumps(note, ensure_ascii=False)[1:-1])
     for needle in needles:
         patterns |= {needle, json.dumps(needle, ensure_ascii=False)[1:-1]}
     ordered = sorted(patterns)
@@ -383,6 +419,20 @@ def _forget_stored_answers(
         chunk = ordered[start : start + 50]
         condition = or_(*(IdempotencyRecord.response_body.contains(p, autoescape=True) for p in chunk))
         removed += rows_changed(session.execute(delete(IdempotencyRecord).where(condition)))
+    if needles:
+        keyed = [
+            record_id
+            for record_id, key in session.execute(
+                select(IdempotencyRecord.id, IdempotencyRecord.key).where(
+                    _may_quote(IdempotencyRecord.key, needles)
+                )
+            )
+            if _mentions(key, needles)
+        ]
+        if keyed:
+            removed += rows_changed(
+                session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(keyed)))
+            )
     return removed
 
 
@@ -427,6 +477,7 @@ def erase_person(
     needles = _needles(session, person, addresses)
     if _mentions(reason, needles) or _mentions(erased_by, needles):
         raise ErasureRefused("the reason is kept after the erasure: leave the person's details out of it")
+    restore_secure_delete = _scrub_sqlite_files(session)
     erased_at = session.scalar(
         select(func.min(ConsentChange.at)).where(
             ConsentChange.person_id == pid, ConsentChange.source == ERASURE_SOURCE
@@ -474,6 +525,7 @@ def erase_person(
             for c in Channel
         )
     session.flush()
+    restore_secure_delete()
     kept = {
         model.__tablename__: session.scalar(
             select(func.count()).select_from(model).where(model.person_id == pid)
@@ -498,11 +550,34 @@ def erase_person(
     )
 
 
+def _scrub_sqlite_files(session: Session) -> Any:
+    """On SQLite, leave no copy of what erasure clears in the database's files: the erasure's own
+    writes zero what they free (``secure_delete``), and once the transaction commits the write-ahead
+    log, which still holds earlier copies of the pages, is copied back and emptied
+    (``wal_checkpoint(TRUNCATE)``; best effort: a reader still open keeps it, and the next erasure or
+    checkpoint tries again). Returns what puts ``secure_delete`` back once the erasure is written.
+    On PostgreSQL nothing is needed for a dump; the old row versions are VACUUM's to reclaim."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return lambda: None
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    before = int(session.execute(text("PRAGMA secure_delete")).scalar() or 0)
+    session.execute(text("PRAGMA secure_delete = ON"))
+
+    def checkpoint(_: Session) -> None:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    event.listen(session, "after_commit", checkpoint, once=True)
+    return lambda: session.execute(text(f"PRAGMA secure_delete = {1 if before else 0}"))
+
+
 def _blank_complaint_trail(session: Session, pid: int) -> dict[str, int]:
     """Clear what quotes their complaints and praise: replies, the log, kudos reasons, staff notices.
 
     The rows stay (with their times, kinds, statuses and points) so the team's totals do not move."""
     mine = _their_complaints(pid)
+    notices = _their_notices(session, pid)  # before the kudos are unlinked from them
 
     def reply(r: ComplaintReply) -> bool:
         discarded = r.status == ReplyStatus.draft and _set(r, status=ReplyStatus.discarded.value)
@@ -513,11 +588,6 @@ def _blank_complaint_trail(session: Session, pid: int) -> dict[str, int]:
             bool(change(row)) for row in session.scalars(select(model).where(where).order_by(model.id))
         )
 
-    kudos_ids = list(session.scalars(select(Kudos.id).where(_their_kudos(pid))))
-    complaint_ids = list(session.scalars(mine))
-    quoting = [StaffNotice.link.in_([f"/complaints/{c}" for c in complaint_ids])]
-    quoting += [StaffNotice.key.like(f"escalation:{c}:%") for c in complaint_ids]
-    quoting.append(StaffNotice.key.in_([f"{kind}:{k}" for k in kudos_ids for kind in ("praise", "kudos")]))
     return {
         "complaint_replies": changed(ComplaintReply, ComplaintReply.complaint_id.in_(mine), reply),
         "complaint_log": changed(
@@ -528,8 +598,35 @@ def _blank_complaint_trail(session: Session, pid: int) -> dict[str, int]:
             _their_kudos(pid),
             lambda k: _set(k, reason="", person_id=k.person_id if k.person_id != pid else None),
         ),
-        "staff_notices": changed(StaffNotice, or_(*quoting), lambda n: _set(n, text="")),
+        "staff_notices": changed(StaffNotice, notices, lambda n: _set(n, text="")),
     }
+
+
+def _their_notices(session: Session, pid: int) -> ColumnElement[bool]:
+    """Staff notices about their complaints (escalations) and about kudos from or about them."""
+    kudos_ids = list(session.scalars(select(Kudos.id).where(_their_kudos(pid))))
+    complaint_ids = list(session.scalars(_their_complaints(pid)))
+    quoting = [StaffNotice.link.in_([f"/complaints/{c}" for c in complaint_ids])]
+    quoting += [StaffNotice.key.like(f"escalation:{c}:%") for c in complaint_ids]
+    quoting.append(StaffNotice.key.in_([f"{kind}:{k}" for k in kudos_ids for kind in ("praise", "kudos")]))
+    return or_(*quoting)
+
+
+def _naming(session: Session, needles: set[str]) -> dict[str, list[int]]:
+    """Kudos and staff notices that name or quote the person although nothing links them."""
+    found: dict[str, list[int]] = {"kudos": [], "staff_notices": []}
+    if not needles:
+        return found
+    for model, column, table in (
+        (Kudos, Kudos.reason, "kudos"),
+        (StaffNotice, StaffNotice.text, "staff_notices"),
+    ):
+        for row_id, said in session.execute(
+            select(model.id, column).where(_may_quote(column, needles)).order_by(model.id)
+        ):
+            if _mentions(said, needles):
+                found[table].append(row_id)
+    return found
 
 
 def _name_words(person: Person) -> set[str]:
@@ -555,23 +652,55 @@ def _theme_label(keywords: list[str]) -> str:
     return ", ".join(picked[:3])
 
 
+def _words(text: str) -> set[str]:
+    """The words of a text as the themes run reads them (``goodwill.complaints.themes.WORD``)."""
+    return {w.split("'")[0] for w in THEME_WORD.findall(text.casefold()) if len(w) >= 3}
+
+
+def _only_theirs(session: Session, pid: int, themes: list[ComplaintTheme]) -> set[str]:
+    """Words of the themes' keywords that their complaints use and nobody else's complaint does.
+
+    Built from few complaints, a theme's keywords can hold a word only one person wrote (their
+    street, their dog's name): that word is theirs. Read before their complaints are blanked."""
+    used = {w for t in themes for k in (t.keywords or []) + [t.label] for w in _words(k)}
+    mine: set[str] = set()
+    for subject, body in session.execute(
+        select(Complaint.subject, Complaint.body).where(Complaint.person_id == pid)
+    ):
+        mine |= _words(f"{subject or ''}\n{body or ''}") & used
+
+    def shared(word: str) -> bool:  # another person's complaint has the word (not only inside another)
+        others = session.execute(
+            select(Complaint.subject, Complaint.body)
+            .where(
+                Complaint.person_id != pid,
+                or_(
+                    Complaint.subject.icontains(word, autoescape=True),
+                    Complaint.body.icontains(word, autoescape=True),
+                ),
+            )
+            .limit(SHARED_WORD_CANDIDATES)
+        )
+        return any(word in _words(f"{subject or ''}\n{body or ''}") for subject, body in others)
+
+    return {word for word in mine if not shared(word)}
+
+
 def _blank_mentions(session: Session, needles: set[str], words: set[str]) -> dict[str, int]:
     """Clear texts that name the person where nothing points at them: colleagues' kudos ("you calmed
     Jane Doe down"), staff notices quoting those, and complaint themes (built from few complaints,
-    a theme's keywords can hold a name; older runs are kept). A theme loses the keywords that quote
-    them or are words of their name, and its label is rebuilt from the rest."""
+    a theme's keywords can hold a name or a word only they wrote; older runs are kept). A theme
+    loses the keywords that quote them or hold one of ``words`` (their name's, and those only their
+    complaints used), and its label is rebuilt from the rest."""
     counts = {"kudos": 0, "staff_notices": 0, "complaint_themes": 0}
-    if needles:
-        for model, column, table in (
-            (Kudos, Kudos.reason, "kudos"),
-            (StaffNotice, StaffNotice.text, "staff_notices"),
-        ):
-            for row in session.scalars(select(model).where(_may_quote(column, needles)).order_by(model.id)):
-                if _mentions(getattr(row, column.key), needles):
-                    counts[table] += _set(row, **{column.key: ""})
+    for table, ids in _naming(session, needles).items():
+        model, key = (Kudos, "reason") if table == "kudos" else (StaffNotice, "text")
+        for row in session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id)):
+            counts[table] += _set(row, **{key: ""})
 
     def theirs(text: str) -> bool:
-        return _mentions(text, needles) or bool(set(re.split(r"[\W_]+", text.casefold())) & words)
+        folded = text.casefold()
+        return _mentions(text, needles) or bool((set(re.split(r"[\W_]+", folded)) | _words(folded)) & words)
 
     for theme in session.scalars(select(ComplaintTheme).order_by(ComplaintTheme.id)):
         kept = [k for k in theme.keywords or [] if not theirs(k)]
@@ -590,6 +719,10 @@ def _blank(
     """Clear the free text of every row about the person; returns how many rows changed per table."""
     pid = person.id
     counts: dict[str, int] = {}
+    # Before their complaints are blanked: the words only they wrote that a theme picked up.
+    theirs = _name_words(person) | _only_theirs(
+        session, pid, list(session.scalars(select(ComplaintTheme).order_by(ComplaintTheme.id)))
+    )
 
     def each(model: Any, change: Any) -> None:
         rows = session.scalars(select(model).where(model.person_id == pid).order_by(model.id))
@@ -646,7 +779,7 @@ def _blank(
 
     each(Complaint, complaint)
     counts.update(_blank_complaint_trail(session, pid))
-    for table, n in _blank_mentions(session, needles, _name_words(person)).items():
+    for table, n in _blank_mentions(session, needles, theirs).items():
         counts[table] = counts.get(table, 0) + n
     account = session.get(LoyaltyAccount, pid)
     counts["loyalty_accounts"] = int(
