@@ -90,7 +90,11 @@ def as_utc(value: datetime | str | None) -> datetime | None:
 def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
     """``immediate``: on SQLite, every transaction takes the write lock when it begins (BEGIN
     IMMEDIATE), so several writer processes queue on the busy timeout instead of failing at once
-    when a transaction that started by reading tries to write (the outbox worker uses this)."""
+    when a transaction that started by reading tries to write (the outbox worker uses this).
+
+    Parameters are hidden from SQL logs and error messages: they are customers' names, emails and
+    tokens, which must not reach a log (ASVS V7.1.1)."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
 
@@ -101,6 +105,8 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=10000")
+            # Freed pages are zeroed: erased personal data must not linger in the file (see privacy).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
             if immediate:
                 dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
