@@ -2,8 +2,10 @@
 
 Tolerates a UTF-8 byte order mark, ``,`` ``;`` tab or ``|`` delimiters (sniffed from the header),
 header names in any case or spacing, short rows (missing cells are empty) and long rows (extra
-cells are ignored). A file that cannot be read at all raises ``ImportFileError`` with one clear
-message, so the caller's transaction rolls back and nothing is stored.
+cells are ignored). A stray NUL character is taken out of its cell: no one types it, and
+PostgreSQL cannot store it in text (a file full of NULs is binary, and refused). A file that cannot
+be read at all raises ``ImportFileError`` with one clear message, so the caller's transaction rolls
+back and nothing is stored.
 """
 
 from __future__ import annotations
@@ -47,11 +49,16 @@ def read_sample(path: Path, size: int = 65_536) -> str:
         raise ImportFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not head.strip():
         raise ImportFileError(f"{path}: the file is empty")
-    if b"\x00" in head[:4096]:
+    # UTF-16 text, a picture, a spreadsheet: NULs all over. A stray NUL or two in a cell of a text
+    # file is not that: the cell loses it (see ``_without_nul``) and the rest of the file is kept.
+    nuls = head.count(b"\x00", 0, 4096)
+    if nuls > 2 and nuls * 100 > min(len(head), 4096):
         raise ImportFileError(f"{path}: this is a binary file, not CSV or JSON Lines text")
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if nuls:
+            raise ImportFileError(f"{path}: this is a binary file, not CSV or JSON Lines text") from None
         if len(head) < size or exc.start < len(head) - 3:
             raise _not_utf8(path, exc) from None
         text = head[: exc.start].decode("utf-8-sig")  # the sample cut a character in two
@@ -73,6 +80,11 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _without_nul(lines: Iterator[str]) -> Iterator[str]:
+    for line in lines:
+        yield line.replace("\x00", "") if "\x00" in line else line
+
+
 class CsvRows:
     """Iterates ``(line, cells)`` after the header; ``line`` is where the record starts (header = 1)."""
 
@@ -84,7 +96,7 @@ class CsvRows:
         self.size = path.stat().st_size
         self.progress = progress
         self._file = path.open(encoding="utf-8-sig", newline="")
-        self._reader = csv.reader(self._file, delimiter=self.delimiter)
+        self._reader = csv.reader(_without_nul(self._file), delimiter=self.delimiter)
         try:
             header = next(self._reader, None)
         except (csv.Error, UnicodeDecodeError) as exc:

@@ -33,6 +33,11 @@ _FRIENDLY_FORMATS = {
 _SLASH_DATE = re.compile(r"^\s*\d{1,4}[/.]\d{1,2}[/.]\d{1,4}\b")
 # "2025-10-07 09:50:26 +0200": the space before the offset is the only thing fromisoformat minds.
 _SPACED_OFFSET = re.compile(r"\s+([+-]\d{2}:?\d{2}|Z)$")
+# Dates an import accepts: anything outside is a typo (0202 for 2020) or a placeholder (9999-12-31),
+# and a date at the very edge of what Python can hold overflows as soon as it is shifted to UTC or
+# has a year of points expiry added to it.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def strptime_format(date_format: str) -> str:
@@ -74,7 +79,13 @@ def parse_datetime(text: str, tz: tzinfo, date_format: str | None = None, *, fie
         raise RowError(f"{field} {raw!r} is not a valid date")
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    try:
+        stamped = value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 23:59 west of UTC, 0001-01-01 east of it
+        stamped = None
+    if stamped is None or not EARLIEST <= stamped < LATEST:
+        raise RowError(f"{field} {raw!r} is out of range (years 1900 to 2199)")
+    return stamped
 
 
 def _iso(raw: str) -> datetime | None:
@@ -103,6 +114,11 @@ _PLAIN_AMOUNT = re.compile(r"^(\d{1,15})(?:\.(\d{1,2}))?$")
 _BAD_GROUPING = re.compile(r",(?!\d{3}(?:[^0-9]|$))")  # a thousands comma is followed by exactly 3 digits
 
 
+# The largest amount (minor units) one cell may hold: far beyond any real order, far inside the
+# database's BIGINT, so totals summed over many orders cannot overflow either.
+MAX_MINOR = 10**15
+MAX_QUANTITY = 1_000_000
+
 _money_cache: dict[tuple[str, str], int] = {}  # prices and totals repeat; only successes are kept
 
 
@@ -112,6 +128,8 @@ def parse_money(text: str, currency: str, *, field: str = "amount") -> int:
     if cached is not None:
         return cached
     minor = _parse_money(text, currency, field)
+    if abs(minor) > MAX_MINOR:
+        raise RowError(f"{field} {text.strip()[:40]!r} is too large to be an amount")
     if len(_money_cache) >= 200_000:
         _money_cache.clear()
     _money_cache[(text, currency)] = minor
@@ -158,6 +176,8 @@ def parse_quantity(text: str) -> int:
         raise RowError(f"quantity {raw!r} is not a whole number") from None
     if value < 0:
         raise RowError(f"quantity {raw!r} is negative")
+    if value > MAX_QUANTITY:
+        raise RowError(f"quantity {raw[:40]!r} is more than {MAX_QUANTITY:,}")
     return value
 
 

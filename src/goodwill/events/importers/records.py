@@ -2,7 +2,8 @@
 
 ``fields`` maps canonical column names to text ("" when absent), so the parsers below do not
 care which format a row came from. A JSON Lines line that is not a JSON object becomes a
-``RowError`` for that line only.
+``RowError`` for that line only, as does a value with a lone surrogate (``"\\ud800"``: not text
+any database can store); a NUL character (``"\\u0000"``) is taken out, as in CSV files.
 """
 
 from __future__ import annotations
@@ -79,8 +80,13 @@ def _json_fields(raw: str, names: dict[str, str]) -> Fields | RowError:
         data = json.loads(raw, parse_float=Decimal)  # exact amounts: 12.30 must not become 12.2999
     except json.JSONDecodeError as exc:
         return RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except ValueError:  # an integer of thousands of digits (Python's int conversion limit)
+        return RowError("not valid JSON here (a number with too many digits)")
+    except RecursionError:  # [[[[...]]]] nested thousands deep
+        return RowError("not valid JSON here (nested too deeply)")
     if not isinstance(data, dict):
         return RowError('each line must be a JSON object like {"email": ...}')
+    escaped = "\\u" in raw  # only an escape can put a NUL or a lone surrogate in a string
     fields: Fields = {}
     for key, value in data.items():
         name = names.get(normalise_header(str(key)))
@@ -88,9 +94,19 @@ def _json_fields(raw: str, names: dict[str, str]) -> Fields | RowError:
             continue  # unknown keys are ignored, like extra CSV columns
         text = _text(value)
         if isinstance(text, RowError):
-            return RowError(f"{key} {text}")
+            return RowError(f"{_shown(key)} {text}")
+        if escaped:
+            text = text.replace("\x00", "")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return RowError(f"{_shown(key)} is not valid Unicode text (a lone \\ud800-\\udfff escape)")
         fields[name] = text
     return fields
+
+
+def _shown(key: str) -> str:
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _text(value: Any) -> str | RowError:
@@ -100,4 +116,6 @@ def _text(value: Any) -> str | RowError:
         return "yes" if value else "no"
     if isinstance(value, str | int | Decimal):
         return str(value)
+    if isinstance(value, float):  # NaN or Infinity: every other number is read as a Decimal
+        return RowError(f"is {value}, not a number")
     return RowError("must be text or a number, not a list or object")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_REASON = 500  # a reason quotes the bad cell: a megabyte cell must not make a megabyte report
+
 
 @dataclass
 class Rejection:
@@ -37,6 +39,8 @@ class ImportReport:
     updated_people: int = 0  # existing people whose details a people file changed
 
     def reject(self, line: int, reason: str) -> None:
+        if len(reason) > MAX_REASON:
+            reason = reason[: MAX_REASON - 1] + "…"
         self.rejected.append(Rejection(line, reason))
 
     def to_json(self) -> dict[str, Any]:
