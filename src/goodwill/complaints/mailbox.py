@@ -54,6 +54,11 @@ _NUL = "\x00"  # PostgreSQL refuses it in text, and no one writes it on purpose
 _CUT_NOTE = "\n\n(The message was longer; the rest is in the complaints mailbox.)"
 
 
+# What the standard library's header parser raises on headers broken in ways it did not foresee:
+# ``From: =?utf-8?q?Zo=C3=AB?= e: text/html`` gives AttributeError ('Group' has no 'local_part').
+_BROKEN_HEADER = (ValueError, IndexError, TypeError, AttributeError, LookupError, OverflowError)
+
+
 class MailRejected(ValueError):
     """This message does not open a complaint; the reason says why, for the fetch report."""
 
@@ -199,7 +204,7 @@ def _body(message: EmailMessage) -> str:
 def _header(message: EmailMessage, name: str) -> str:
     try:
         value = message.get(name)
-    except (ValueError, IndexError, TypeError):  # a header too broken to parse
+    except _BROKEN_HEADER:  # a header too broken to parse
         return ""
     return " ".join(str(value).replace(_NUL, "").split()) if value is not None else ""
 
@@ -210,7 +215,7 @@ def _sender(message: EmailMessage) -> tuple[str, str]:
         try:
             header = message.get(name)
             addresses = getattr(header, "addresses", ()) if header is not None else ()
-        except (ValueError, IndexError, TypeError):
+        except _BROKEN_HEADER:
             addresses = ()
         for address in addresses:
             addr = address.addr_spec.replace(_NUL, "").strip()
@@ -236,7 +241,7 @@ def _date_header(message: EmailMessage) -> datetime | None:
     try:
         header = message.get("Date")
         when = getattr(header, "datetime", None) if header is not None else None
-    except (ValueError, IndexError, TypeError, OverflowError):
+    except _BROKEN_HEADER:
         return None
     if not isinstance(when, datetime):
         return None
@@ -277,8 +282,18 @@ def parse_message(raw: bytes, *, received_at: datetime) -> NewComplaint:
     """One raw email as a complaint to open; ``MailRejected`` (with the reason) when it is none.
 
     ``received_at`` is when it reached our mail server (see ``fetch_mail``); the sender's ``Date:``
-    header is not used for it. NUL characters are taken out of every field.
+    header is not used for it. NUL characters are taken out of every field. Mail too broken for the
+    standard library's parser is rejected like any other, so it never stops the rest of the mailbox.
     """
+    try:
+        return _parse_message(raw, received_at=received_at)
+    except MailRejected:
+        raise
+    except _BROKEN_HEADER as exc:  # a MIME structure or header the email package trips over
+        raise MailRejected(f"the message cannot be read ({type(exc).__name__}: {str(exc)[:120]})") from exc
+
+
+def _parse_message(raw: bytes, *, received_at: datetime) -> NewComplaint:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)  # what policy.default builds
     address, name = _sender(message)
