@@ -18,7 +18,6 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
-import jinja2
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -69,10 +68,7 @@ def own_templates(templates: Mapping[str, str], *, campaign_id: int | None) -> T
     # set of rules for every note, whoever wrote the template.
     env = notes_drafting._environment(sources)
     for name in sources:
-        try:
-            env.get_template(name)
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(origins[name], f"line {exc.lineno}: {exc.message}") from exc
+        notes_drafting.compile_template(env, name, origins[name])
     return TemplateSet(MappingProxyType(sources), MappingProxyType(origins), env)
 
 

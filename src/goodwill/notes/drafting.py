@@ -22,6 +22,12 @@ up to ``limit``: "a, b and c"), ``month_year``, ``ordinal`` (5 -> "5th"), ``shor
 
 Templates run sandboxed (no ``__class__`` tricks) with undefined names an error. Printing None or a
 raw list is an error too, so a forgotten ``{% if city %}`` fails loudly instead of writing "None".
+Staff write templates (campaigns), so the sandbox also bounds what one expression may build: no
+number past ``MAX_NUMBER_BITS`` bits (``9**99999``), no text or list past ``MAX_TEXT`` characters
+(``"a" * 10**9``, ``"a"|center(10**9)``, ``{% set a = a ~ a %}`` over and over), no output past
+``MAX_TEXT``; and any error inside a template (``1/0``) is a ``TemplateError`` naming it. What a
+template sees of a person is cut at ``MAX_FIELD`` characters a value (a note quotes a few hundred),
+so no person's data, however long, makes a default template hit those bounds.
 ``load_templates`` renders every template for every channel with a sparse and a full sample
 person, so a broken business template is refused when loaded, naming its file and the reason.
 """
@@ -29,6 +35,7 @@ person, so a broken business template is refused when loaded, naming its file an
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +48,11 @@ from types import MappingProxyType
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from goodwill.notes.domain import Draft, NoteContext
@@ -54,6 +66,13 @@ LIMITS = MappingProxyType({"sms": 300, "card": 420, "email": 1000})
 _FACT_LIMIT = 120
 _SUBJECT = re.compile(r"\Asubject:[ \t]*(.*)\Z", re.IGNORECASE)
 _SIZE = re.compile(r",\s*\d[\d.,]*\s*(?:g|kg|mg|ml|cl|l|oz|lb|pcs?)\.?\Z", re.IGNORECASE)
+
+
+# What one template may build: far more than any note, far less than could starve the server.
+MAX_TEXT = 1_000_000  # characters of one value, and of a whole rendered note
+MAX_FIELD = 10_000  # characters of one thing we know of a person that a template sees (their words)
+MAX_NUMBER_BITS = 4_096  # about 1,200 digits
+MAX_WORK = 10**8  # the sizes of one call's text and arguments, multiplied: what it may build at worst
 
 
 class TemplateError(Exception):
@@ -78,9 +97,11 @@ class TemplateSet:
     def render(self, name: str, context: NoteContext) -> Draft:
         """One named template for ``context`` (a preview of a variant; ``draft_note`` picks one)."""
         try:
-            text = self._env.get_template(name).render(_variables(context))
+            text = _bounded_render(self._env.get_template(name), _variables(context))
         except jinja2.TemplateError as exc:
             raise TemplateError(self.origins.get(name, name), _reason(exc)) from exc
+        except Exception as exc:  # 1/0, int("x"), a recursive macro: the template's fault, not ours
+            raise TemplateError(self.origins.get(name, name), _python_reason(exc)) from exc
         subject, body = _split_subject(_normalise(text))
         if context.channel == "email" and not subject:
             raise TemplateError(self.origins[name], 'the email has no first line "Subject: ..."')
@@ -105,10 +126,7 @@ def load_templates(extra_dir: Path | None = None) -> TemplateSet:
             origins[name] = str(file)
     env = _environment(sources)
     for name in sources:
-        try:
-            env.get_template(name)
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(origins[name], f"line {exc.lineno}: {exc.message}") from exc
+        compile_template(env, name, origins[name])
     templates = TemplateSet(MappingProxyType(sources), MappingProxyType(origins), env)
     _rehearse(templates)
     return templates
@@ -182,8 +200,139 @@ def _template_files(root: Traversable | Path, *, strict: bool = False) -> Iterab
                 yield f"{kind_dir.name}/{file.name.removesuffix('.j2')}", file
 
 
+def compile_template(env: jinja2.Environment, name: str, origin: str) -> None:
+    """Compile one template now, so a broken one is refused when loaded, naming ``origin``."""
+    try:
+        env.get_template(name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(origin, f"line {exc.lineno}: {exc.message}") from exc
+    except jinja2.TemplateError as exc:
+        raise TemplateError(origin, _reason(exc)) from exc
+    except Exception as exc:  # ((((... nested thousands deep: RecursionError in the parser
+        raise TemplateError(origin, _python_reason(exc)) from exc
+
+
+def _python_reason(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nests or recurses too deeply"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _bounded_render(template: jinja2.Template, variables: dict[str, Any]) -> str:
+    """``template.render``, refusing to build more than ``MAX_TEXT`` characters of output."""
+    parts: list[str] = []
+    size = 0
+    for part in template.generate(variables):
+        size += len(part)
+        if size > MAX_TEXT:
+            raise SecurityError(f"renders more than {MAX_TEXT:,} characters")
+        parts.append(part)
+    return "".join(parts)
+
+
+def _check_size(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_NUMBER_BITS:
+        raise SecurityError(f"builds a number of more than {MAX_NUMBER_BITS:,} bits")
+    if isinstance(value, str | list | tuple) and len(value) > MAX_TEXT:
+        raise SecurityError(f"builds a text or list of more than {MAX_TEXT:,} characters")
+    return value
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        return max(abs(value), 1)
+    if isinstance(value, str | list | tuple | dict | range):
+        return max(len(value), 1)
+    return 1
+
+
+def _check_work(values: Iterable[Any]) -> None:
+    """Refuse a call whose sizes multiply past ``MAX_WORK`` before it runs: ``big.replace("a", big)``,
+    ``big|join(big)``, ``"a"|center(10**9)``, ``lipsum(10**6)``, ``(tabs).expandtabs(10**5)``."""
+    work = 1
+    for value in values:
+        work *= _size(value)
+        if work > MAX_WORK:
+            raise SecurityError("would build too much text (sizes or counts too large)")
+
+
+def _check_format(pattern: str) -> None:
+    """``"%99999999d"``, ``"{:>99999}" * 1000``: the widths a format asks for add up to its output."""
+    if sum(int(n) for n in re.findall(r"\d{1,30}", pattern)) > MAX_TEXT:
+        raise SecurityError(f"formats to more than {MAX_TEXT:,} characters")
+
+
+class _BoundedCode(CodeGenerator):
+    """Compiles ``a ~ b`` to a call that checks the size of the text it makes."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _NoteSandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no internals), and no value so big it would starve the server."""
+
+    code_generator_class = _BoundedCode
+    # Intercepted operators are also never folded at compile time: 7**(10**9) is not computed on load.
+    intercepted_binops = frozenset({"+", "*", "**", "//", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        whole = isinstance(left, int) and isinstance(right, int)
+        if operator == "**" and whole and right > 0 and max(left.bit_length(), 1) * right > MAX_NUMBER_BITS:
+            raise SecurityError(f"builds a number of more than {MAX_NUMBER_BITS:,} bits")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_TEXT
+                ):
+                    raise SecurityError(f"builds a text or list of more than {MAX_TEXT:,} characters")
+            if whole and left.bit_length() + right.bit_length() > MAX_NUMBER_BITS + 1:
+                raise SecurityError(f"builds a number of more than {MAX_NUMBER_BITS:,} bits")
+        if operator == "%" and isinstance(left, str):
+            _check_format(left)
+            _check_work([left, *(right if isinstance(right, tuple) else (right,))])
+        return _check_size(super().call_binop(context, operator, left, right))
+
+    def concat(self, parts: Iterable[Any]) -> str:
+        text = ""
+        for part in parts:
+            text += str(part)
+            _check_size(text)
+        return text
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        receiver = getattr(method, "__self__", None)  # "text" in "text".replace(...)
+        if isinstance(receiver, str) and getattr(method, "__name__", "") in ("format", "format_map"):
+            _check_format(receiver)
+        _check_work([receiver, *args, *kwargs.values()])
+        return _check_size(super().call(__context, __obj, *args, **kwargs))
+
+
+def _bounded_filter(name: str, function: Any) -> Any:
+    @functools.wraps(function)  # keeps Jinja's pass_context marks
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        given = [a for a in args if not isinstance(a, Context | EvalContext | jinja2.Environment)]
+        value, options = (given[0], [*given[1:], *kwargs.values()]) if given else (None, [*kwargs.values()])
+        if name == "format" and isinstance(value, str):
+            _check_format(value)
+        # A number being filtered (``orders|ordinal``) is no size; numbers given to the filter are.
+        _check_work([None if isinstance(value, int) else value, *options])
+        return _check_size(function(*args, **kwargs))
+
+    return bounded
+
+
 def _environment(sources: Mapping[str, str]) -> jinja2.Environment:
-    env = SandboxedEnvironment(
+    env = _NoteSandbox(
         loader=jinja2.DictLoader(dict(sources)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # plain text; the HTML email escapes it later
@@ -194,6 +343,9 @@ def _environment(sources: Mapping[str, str]) -> jinja2.Environment:
     )
     filters = {"item": _item, "and_list": _and_list, "month_year": _month_year, "ordinal": _ordinal}
     env.filters.update(filters, shorten=_shorten, quote=_quote)
+    for name, function in list(env.filters.items()):
+        env.filters[name] = _bounded_filter(name, function)
+    env.globals.pop("lipsum", None)  # pages of filler text: nothing a note should say
     return env
 
 
@@ -206,19 +358,27 @@ def _finalize(value: Any) -> Any:
 
 
 def _variables(context: NoteContext) -> dict[str, Any]:
-    variables: dict[str, Any] = {f.name: getattr(context, f.name) for f in fields(context)}
-    facts = [fact.strip() for fact in context.facts if fact.strip()]
+    variables: dict[str, Any] = {f.name: _cut(getattr(context, f.name)) for f in fields(context)}
+    facts = [fact.strip() for fact in variables["facts"] if fact.strip()]
     variables["facts"] = tuple(facts)
     variables["fact"] = facts[0] if facts else None
     said = (second_person(fact) for fact in facts if len(fact) <= _FACT_LIMIT)
     variables["you_fact"] = next((words for words in said if words), None)
-    writer = context.writer_name.strip()
+    writer = variables["writer_name"].strip()
     team = writer.lower().startswith("the ")  # no one assigned: signed "the Teapot & Co team"
     variables["writer_first_name"] = writer if team or not writer else writer.split()[0]
     variables["signature"] = (
-        writer if team else f"{variables['writer_first_name']} at {context.business_name}"
+        writer if team else f"{variables['writer_first_name']} at {variables['business_name']}"
     )
     return variables
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_FIELD:
+        return value[: MAX_FIELD - 1] + "…"
+    if isinstance(value, tuple):
+        return tuple(_cut(item) for item in value)
+    return value
 
 
 def _reason(exc: jinja2.TemplateError) -> str:
