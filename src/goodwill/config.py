@@ -231,3 +231,19 @@ def test_postgres_url() -> str:
 
 def running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def fuzz_examples(variable: str = "GOODWILL_FUZZ_EXAMPLES") -> int:
+    """How many random examples the fuzz tests run per test; 0 (unset) keeps CI's fixed, bounded set.
+
+    ``GOODWILL_FUZZ_EXAMPLES`` drives the importer, parser and template fuzzing,
+    ``GOODWILL_API_FUZZ_EXAMPLES`` the schemathesis run (see docs/testing.md).
+    """
+    raw = os.environ.get(variable, "").strip() or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number of examples, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{variable} must not be negative")
+    return value

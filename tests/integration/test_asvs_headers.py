@@ -7,6 +7,7 @@ blocked in the browser: a broken page, found here first.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -162,3 +163,29 @@ def test_an_unexpected_error_answers_500_with_the_headers_and_no_detail(db: Data
         assert_headers(answer, path)
         assert answer.headers["cache-control"] == "no-store"
         assert "zoe@example.org" not in answer.text and "RuntimeError" not in answer.text
+
+
+def test_an_error_on_a_customer_link_logs_the_route_not_the_token(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_client(db).app
+    assert isinstance(app, FastAPI)
+
+    def explode(token: str) -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/my/boom/{token}", explode)
+    client = TestClient(app, base_url=BASE_URL, raise_server_exceptions=False)
+    token = "tok-5f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    with caplog.at_level(logging.DEBUG):
+        answer = client.get(f"/my/boom/{token}")
+    assert answer.status_code == 500
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    # httpx is the test's own client, logging the URL it asked for.
+    logged = "\n".join(
+        record.getMessage() + (record.exc_text or "")
+        for record in caplog.records
+        if not record.name.startswith("httpx")
+    )
+    assert "/my/boom/{token}" in logged
+    assert token not in logged

@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import mailbox
-import os
 import re
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,7 +36,7 @@ from sqlalchemy import delete, func, select
 
 from goodwill.complaints.mailbox import fetch_mail
 from goodwill.complaints.model import Complaint
-from goodwill.config import Business, load_settings
+from goodwill.config import Business, fuzz_examples, load_settings
 from goodwill.db import Database
 from goodwill.events.importers import events_file, people_file, service
 from goodwill.events.importers.orders_store import OrderSink
@@ -51,7 +50,7 @@ from goodwill.people.model import Person
 
 BUSINESS = Business(timezone="Europe/Paris", currency="EUR")
 SETTINGS = load_settings(business=BUSINESS.model_dump())  # loyalty on: imports award points too
-RUN = int(os.environ.get("GOODWILL_FUZZ_EXAMPLES", "0"))
+RUN = fuzz_examples()
 
 
 def budget(examples: int) -> Any:

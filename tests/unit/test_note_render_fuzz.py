@@ -13,7 +13,6 @@ Derandomized for CI; ``GOODWILL_FUZZ_EXAMPLES=2000`` runs that many random examp
 from __future__ import annotations
 
 import html
-import os
 import time
 from dataclasses import replace
 from datetime import date
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 
 from goodwill.campaigns.drafting import check_templates
 from goodwill.campaigns.errors import CampaignError
+from goodwill.config import fuzz_examples
 from goodwill.notes.domain import NoteContext
 from goodwill.notes.drafting import CHANNELS, TemplateSet, load_templates
 from goodwill.notes.sincerity import check_note
@@ -32,7 +32,7 @@ from goodwill.outbox.transports.base import Envelope
 from goodwill.outbox.transports.email import Sender, build_email
 from goodwill.planner.domain import Moment, MomentKind
 
-RUN = int(os.environ.get("GOODWILL_FUZZ_EXAMPLES", "0"))
+RUN = fuzz_examples()
 
 
 def budget(examples: int) -> Any:

@@ -12,7 +12,6 @@ Derandomized for CI; ``GOODWILL_FUZZ_EXAMPLES=20000`` runs that many random exam
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from goodwill.complaints.mailbox import MailRejected, _who_and_what, html_to_text, parse_message, sender_date
-from goodwill.config import Business
+from goodwill.config import Business, fuzz_examples
 from goodwill.events.importers import events_file, generic_orders, people_file
 from goodwill.events.importers.csvfile import CsvRows, ImportFileError
 from goodwill.events.importers.parsing import (
@@ -38,7 +37,7 @@ from goodwill.events.importers.parsing import (
 )
 from goodwill.events.importers.records import csv_records, is_json_lines, jsonl_records
 
-RUN = int(os.environ.get("GOODWILL_FUZZ_EXAMPLES", "0"))
+RUN = fuzz_examples()
 BUSINESS = Business(timezone="Pacific/Kiritimati", currency="USD")  # UTC+14: the edge of every date
 WEST = Business(timezone="Pacific/Pago_Pago", currency="JPY")  # UTC-11, and no minor units
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from goodwill.bank.config import load_bank_config
 from goodwill.bank.statements import alerts, statement
+from goodwill.web.api.schemas import MAX_PAGE
 from goodwill.web.deps import AppSettings, DbSession, PeopleReader
 
 router = APIRouter(prefix="/bank", tags=["bank"])
@@ -34,7 +35,7 @@ def at_risk(
     session: DbSession,
     settings: AppSettings,
     _: PeopleReader,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> dict[str, Any]:
     """Everyone on watch or overdrawn, most valuable first, with the withdrawals of their streak."""

@@ -13,12 +13,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
-from goodwill.db import utcnow
+from goodwill.db import MAX_ID, utcnow
 from goodwill.loyalty import awards, awards_run, ledger, members
 from goodwill.loyalty import redemption as redeeming
 from goodwill.loyalty import rewards as catalogue
@@ -34,8 +34,8 @@ from goodwill.loyalty.model import (
 )
 from goodwill.loyalty.rules import RuleError
 from goodwill.loyalty.tiers import TierProgress
-from goodwill.people.service import get_person
-from goodwill.web.api.schemas import Strict, field_error
+from goodwill.web.api.people import person_or_404
+from goodwill.web.api.schemas import IsoDateTime, Problem, Strict, field_error
 from goodwill.web.deps import (
     AppSettings,
     DbSession,
@@ -46,6 +46,9 @@ from goodwill.web.deps import (
     RewardRedeemer,
 )
 from goodwill.web.idempotency import HEADER, Idempotent, json_response
+
+# A rule's name, as goodwill.loyalty.config.RuleConfig has it.
+RULE_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
 NOT_FOUND_CODES = {"unknown_redemption"}
@@ -84,7 +87,8 @@ class RefundIn(Strict):
 
 class AdjustmentIn(Strict):
     person_id: int
-    points: int = Field(ge=-1_000_000, le=1_000_000)
+    # Zero changes nothing and is refused: the schema says so too (``not: {const: 0}``).
+    points: int = Field(ge=-1_000_000, le=1_000_000, json_schema_extra={"not": {"const": 0}})
     reason: str = Field(min_length=1, max_length=300)
 
     @field_validator("points")
@@ -102,8 +106,8 @@ class RewardIn(Strict):
     description: str = Field(default="", max_length=catalogue.DESCRIPTION_MAX)
     stock: int | None = Field(default=None, ge=0, le=catalogue.STOCK_MAX)
     per_person_limit: int | None = Field(default=None, ge=1, le=catalogue.LIMIT_MAX)
-    available_from: datetime | None = None
-    available_until: datetime | None = None
+    available_from: IsoDateTime | None = None
+    available_until: IsoDateTime | None = None
     active: bool = True
 
     def data(self) -> catalogue.RewardInput:
@@ -193,7 +197,7 @@ def refusal(session: Session, exc: ledger.LoyaltyError) -> Response:
 @router.get("/accounts/{person_id}")
 def account(person_id: int, session: DbSession, settings: AppSettings, _: PeopleReader) -> dict[str, Any]:
     """Points available and pending, tier and progress, points expiring soon."""
-    get_person(session, person_id)
+    person_or_404(session, person_id)
     now = utcnow()
     found = ledger.summary(session, person_id=person_id, now=now)
     progress = awards.tier_progress(
@@ -211,7 +215,9 @@ def entries(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """The ledger, newest first; pass ``next_before_id`` back as ``before_id`` for the next page."""
-    get_person(session, person_id)
+    person_or_404(session, person_id)
+    if before_id is not None:  # a cursor past any id an entry can have means "from the newest"
+        before_id = max(0, min(before_id, MAX_ID))
     rows = ledger.entries_of(session, person_id=person_id, limit=limit, before_id=before_id)
     return {
         "items": [entry_json(e) for e in rows],
@@ -222,7 +228,7 @@ def entries(
 @router.post("/accounts/{person_id}/link", status_code=201)
 def make_link(person_id: int, session: DbSession, settings: AppSettings, _: RewardRedeemer) -> Response:
     """A fresh signed link to the customer's own points page, to send them (none once erased)."""
-    get_person(session, person_id)
+    person_or_404(session, person_id)
     link = members.staff_link(session, settings=settings, person_id=person_id, now=utcnow())
     if link is None:
         return refusal(session, ledger.Refused(members.ERASED_CODE, members.ERASED_WORDS))
@@ -237,7 +243,7 @@ def set_birthday(
     body: Annotated[BirthdayIn | None, Body()],
 ) -> Response:
     """Their birthday for the birthday rule: ``{"month", "day"}`` (no year), or ``null`` to forget it."""
-    get_person(session, person_id)
+    person_or_404(session, person_id)
     try:
         kept = members.set_birthday(
             session,
@@ -256,7 +262,12 @@ def set_birthday(
 
 
 @router.post(
-    "/redemptions", status_code=201, responses={200: {"description": "Already redeemed with this key"}}
+    "/redemptions",
+    status_code=201,
+    responses={
+        200: {"description": "Already redeemed with this key"},
+        428: {"model": Problem, "description": "No Idempotency-Key header: one is required here"},
+    },
 )
 def redeem(
     body: RedemptionIn,
@@ -270,7 +281,7 @@ def redeem(
         raise HTTPException(
             428, f"send an {HEADER} header (any unique string) so a retry cannot redeem twice"
         )
-    get_person(session, body.person_id)
+    person_or_404(session, body.person_id)
     ship_to = catalogue.ShipTo(**body.ship_to.model_dump()) if body.ship_to else None
     try:
         members.refuse_erased(session, person_id=body.person_id)
@@ -347,7 +358,7 @@ def adjust(
     body: AdjustmentIn, session: DbSession, settings: AppSettings, who: LoyaltyRunner, idem: Idempotent
 ) -> Response:
     """A staff correction with a reason: positive adds a lot, negative takes points (refused if short)."""
-    get_person(session, body.person_id)
+    person_or_404(session, body.person_id)
     try:
         entry = ledger.adjust(
             session,
@@ -405,7 +416,7 @@ def rules(session: DbSession, settings: AppSettings, _: PeopleReader) -> dict[st
 
 @router.put("/rules/{name}")
 def save_rule(
-    name: str,
+    name: Annotated[str, Path(pattern=RULE_NAME_PATTERN)],
     session: DbSession,
     settings: AppSettings,
     who: LoyaltyRuleEditor,

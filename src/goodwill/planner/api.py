@@ -10,13 +10,14 @@ from pydantic import BaseModel
 
 from goodwill.notes.service import plan_and_draft
 from goodwill.planner.service import plan_view
+from goodwill.web.api.schemas import IsoDate
 from goodwill.web.deps import AppSettings, DbSession, NoteReviewer, Planner
 
 router = APIRouter(prefix="/plan", tags=["appreciation"])
 
 
 class PlanRequest(BaseModel):
-    date: dt.date | None = None
+    date: IsoDate | None = None
 
 
 def _today(settings: AppSettings) -> dt.date:
@@ -25,7 +26,7 @@ def _today(settings: AppSettings) -> dt.date:
 
 @router.get("")
 def get_plan(
-    session: DbSession, settings: AppSettings, _: NoteReviewer, day: dt.date | None = None
+    session: DbSession, settings: AppSettings, _: NoteReviewer, day: IsoDate | None = None
 ) -> dict[str, Any]:
     """The stored plan of a day (``day``, default today in the business's zone): items, holdout, skipped."""
     return plan_view(session, day or _today(settings), default_zone=settings.business.timezone)

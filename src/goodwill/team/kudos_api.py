@@ -42,7 +42,11 @@ TeamManager = Annotated[Principal, Depends(manage_teams)]
 class KudosIn(Strict):
     to_user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     to_email: str | None = Field(default=None, max_length=320, description="Instead of to_user_id.")
-    reason: str = Field(max_length=5000, description="What you thank them for (3 to 1000 characters).")
+    reason: str = Field(
+        min_length=kudos_service.MIN_REASON,
+        max_length=5000,
+        description="What you thank them for (3 to 1000 characters).",
+    )
     points: int = Field(default=0, ge=0, le=100_000, description="Only when there is a monthly allowance.")
     person_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="The customer moment behind it.")
     complaint_id: int | None = Field(default=None, ge=1, le=MAX_ID)

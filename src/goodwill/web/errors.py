@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from goodwill.people.service import PersonNotFound
 from goodwill.web.deps import Forbidden, NotAuthenticated
 from goodwill.web.idempotency import IdempotencyConflict, IdempotencyKeyInvalid, IdempotentReplay
-from goodwill.web.security import SECURITY_HEADERS
+from goodwill.web.security import CUSTOMER_LINK_PREFIXES, SECURITY_HEADERS
 from goodwill.web.templating import render
 
 log = logging.getLogger("goodwill.web")
@@ -77,8 +80,25 @@ async def on_person_not_found(request: Request, exc: Exception) -> Response:
     return error_response(request, 404, str(exc))
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path. Starlette's own 405 names only the first route that
+    matched the path, so a path served by two routes (GET and POST /people) would claim to allow one."""
+    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    routes: Iterable[Any] = (
+        iter_contexts(request.app.router.routes) if iter_contexts else request.app.router.routes
+    )
+    methods: set[str] = set()
+    for route in routes:
+        path, route_methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if path and route_methods and compile_path(path)[0].match(request.url.path):
+            methods.update(route_methods)
+    return ", ".join(sorted(methods))
+
+
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
     if wants_json(request) and isinstance(exc.detail, dict):
         # Structured details (e.g. a note's sincerity problems) go to API clients as they are.
         return JSONResponse(
@@ -112,6 +132,14 @@ async def on_replay(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+def route_template(request: Request) -> str:
+    """The matched route's template (``/my/loyalty/{token}``), never the path itself: paths carry
+    customer-link tokens and ids that must not reach a log."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) else "(no route)"
+
+
 async def on_unstorable_value(request: Request, exc: Exception) -> Response:
     """A value the database cannot hold (an id past 64 bits, a NUL character in text): the caller's
     input, refused as such rather than as our failure. Routes should bound their inputs; this is the
@@ -120,7 +148,7 @@ async def on_unstorable_value(request: Request, exc: Exception) -> Response:
         "refused a value the database cannot store (%s) on %s %s",
         type(exc).__name__,
         request.method,
-        request.url.path,
+        route_template(request),
     )
     return error_response(
         request, 422, "a value is out of range or contains characters that cannot be stored"
@@ -130,11 +158,13 @@ async def on_unstorable_value(request: Request, exc: Exception) -> Response:
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     # The exception's message can quote SQL parameters (personal data): log its type and where, not its text.
     where = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.url.path, where)
+    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, route_template(request), where)
     response = error_response(request, 500, "the error has been logged; please try again in a moment")
     # This answer is built outside the middleware stack, so it needs the headers added here.
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
+    if request.url.path.startswith(CUSTOMER_LINK_PREFIXES):
+        response.headers["referrer-policy"] = "no-referrer"
     response.headers["cache-control"] = "no-store"
     return response
 

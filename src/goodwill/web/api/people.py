@@ -9,12 +9,13 @@ from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
 
+from goodwill.db import MAX_ID
 from goodwill.events.service import timeline
 from goodwill.people import service as people
 from goodwill.people.model import Fact, PersonKind
 from goodwill.people.privacy import ErasureRefused, erase_person, export_person
 from goodwill.people.service import PersonRecord
-from goodwill.web.api.schemas import ConsentIn, FactIn, PersonIn, Strict, field_error
+from goodwill.web.api.schemas import MAX_PAGE, ConsentIn, FactIn, PersonIn, Strict, field_error
 from goodwill.web.deps import AppSettings, DbSession, PeopleReader, PeopleWriter, PrivacyAdmin
 from goodwill.web.idempotency import Idempotent
 from goodwill.web.queries import event_dict
@@ -27,7 +28,10 @@ class ErasureIn(Strict):
 
 
 def person_or_404(session: DbSession, person_id: int) -> Any:
-    # get_person raises PersonNotFound, which the app turns into a 404 with a JSON message.
+    # get_person raises PersonNotFound, which the app turns into a 404 with a JSON message. An id no
+    # row can have (past 64 bits) names nobody too: it is never sent to the database (which would fail).
+    if not 0 <= person_id <= MAX_ID:
+        raise people.PersonNotFound(f"no person with id or email '{person_id}'")
     return people.get_person(session, person_id)
 
 
@@ -37,7 +41,7 @@ def list_people(
     _: PeopleReader,
     q: str = "",
     kind: PersonKind | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> dict[str, Any]:
     rows, total = people.search_people(
@@ -66,7 +70,11 @@ def add_person(
     return idem.respond(201 if created else 200, summary)
 
 
-@router.post("/{person_id}/facts", status_code=201)
+@router.post(
+    "/{person_id}/facts",
+    status_code=201,
+    responses={200: {"description": "Already on file"}},
+)
 def add_fact(
     person_id: int, body: FactIn, session: DbSession, principal: PeopleWriter, idem: Idempotent
 ) -> Response:
@@ -113,6 +121,8 @@ def person_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     person_or_404(session, person_id)
+    if before_id is not None:  # a cursor past any id an event can have means "from the newest"
+        before_id = max(0, min(before_id, MAX_ID))
     rows, next_before_id = timeline(session, person_id, limit=limit, before_id=before_id)
     return {"items": [event_dict(e) for e in rows], "next_before_id": next_before_id}
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import NoReturn, Self
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, NoReturn, Self, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from goodwill.events.service import check_kind
 from goodwill.money import CURRENCY_EXPONENTS
@@ -17,6 +26,28 @@ from goodwill.people.model import Channel, PersonKind
 from goodwill.team.model import Role
 
 AMOUNT = re.compile(r"^-?\d+(\.\d+)?$")
+# Pages past this are refused (422) up front: their offset would not fit the database's 64-bit integers.
+MAX_PAGE = 1_000_000_000
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _iso_text(pattern: re.Pattern[str], kind: type, what: str) -> Callable[[object], object]:
+    """Pydantic's lax mode reads a number (0, "0") as seconds since 1970; the API documents ISO 8601 text
+    (format date / date-time), so anything else is refused instead of silently meaning 1970."""
+
+    def check(value: object) -> object:
+        if isinstance(value, kind) or (isinstance(value, str) and pattern.match(value.strip())):
+            return value
+        raise ValueError(f"give {what} in ISO 8601 form")
+
+    return check
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text(ISO_DATE, date, "a date (YYYY-MM-DD)"))]
+IsoDateTime = Annotated[
+    datetime, BeforeValidator(_iso_text(ISO_DATETIME, datetime, "a date and time (YYYY-MM-DDTHH:MM:SSZ)"))
+]
 
 
 def field_error(field: str, message: str) -> NoReturn:
@@ -35,8 +66,21 @@ def _email(value: str | None) -> str | None:
     return value.strip()
 
 
+def _accepts_bool(annotation: object) -> bool:
+    return annotation is bool or any(_accepts_bool(arg) for arg in get_args(annotation))
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        """Pydantic's lax mode reads true/false as 1/0 for a number field; the schema says integer."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and not _accepts_bool(field.annotation):
+            raise ValueError("true or false is not a value this field takes")
+        return value
 
 
 class PersonIn(Strict):
@@ -140,12 +184,32 @@ class EventIn(Strict):
 
 
 class UserIn(Strict):
-    email: str = Field(max_length=320)
+    email: str = Field(min_length=3, max_length=320, json_schema_extra={"format": "email"})
     role: Role
     name: str = Field(default="", max_length=200)
+    # The policy (12+ characters, not a common one) is goodwill.team.service.check_password's, with its
+    # own message naming the rule.
     password: str = Field(min_length=1, max_length=1024)
 
     @field_validator("email")
     @classmethod
-    def _valid_email(cls, value: str | None) -> str | None:
-        return _email(value)
+    def _valid_email(cls, value: str) -> str:
+        # A staff account needs an address (an empty one used to reach the service as None: a 500).
+        checked = _email(value)
+        if checked is None:
+            raise ValueError("an email address is required")
+        return checked
+
+
+class FieldProblem(BaseModel):
+    """One reason a request was refused: where (``loc``), why (``msg``) and a machine-readable ``type``."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Every error answer of the API: a message, a list of field problems (422) or structured details."""
+
+    detail: str | list[FieldProblem] | dict[str, object]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from goodwill.team.model import User
@@ -41,5 +41,6 @@ def add_user(body: UserIn, session: DbSession, _: UserManager, idem: Idempotent)
     except PasswordRejected as exc:
         field_error("password", str(exc))
     except UserExists as exc:
-        field_error("email", str(exc))
+        # The request is well formed; it clashes with an account that exists: a conflict, not a typo.
+        raise HTTPException(409, str(exc)) from exc
     return idem.respond(201, user_dict(user))
