@@ -12,27 +12,41 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Select, Table, and_, bindparam, case, func, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from goodwill.config import Settings
-from goodwill.db import utcnow
-from goodwill.loyalty import awards, ledger, members
+from goodwill.db import UTCDateTime, utcnow
+from goodwill.events.model import Event
+from goodwill.events.service import counts_as_spend
+from goodwill.loyalty import awards, ledger
 from goodwill.loyalty import redemption as redeeming
 from goodwill.loyalty import rewards as catalogue
 from goodwill.loyalty.awards_run import edited_rules
-from goodwill.loyalty.model import LoyaltyAccount, LoyaltyEntry, Redemption, RedemptionStatus, Reward
+from goodwill.loyalty.links import customer_link
+from goodwill.loyalty.lots import expiring_soon, pending, spendable
+from goodwill.loyalty.model import (
+    EntryKind,
+    LoyaltyAccount,
+    LoyaltyEntry,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+)
 from goodwill.loyalty.rules import RuleError, month_bounds
+from goodwill.loyalty.tiers import progress
 from goodwill.people.model import Person
+from goodwill.people.privacy import erasure_recorded
 from goodwill.people.service import get_person
 from goodwill.web.auth import Principal
 from goodwill.web.deps import (
@@ -70,6 +84,9 @@ ENTRY_LABELS = {
 }
 NONCE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, CHART_WIDTH = 22, 10, 110, 420
+_A = cast(Table, LoyaltyAccount.__table__)
+_E = cast(Table, LoyaltyEntry.__table__)
+_EV = cast(Table, Event.__table__)
 
 
 def may(principal: Principal | None, requirement: Any) -> bool:
@@ -144,24 +161,127 @@ def fulfilment_rows(session: Session, found: Sequence[Redemption]) -> list[dict[
     ]
 
 
+def _panel_statement(dialect: str, basis: str) -> Select[Any]:
+    """The panel's figures in one statement: the account (outer-joined, so a non-member still gets
+    a row), the ledger figures (``ledger.FIGURES_OF``), the lots (``ledger.LOTS_JSON``), the tier
+    measure now and whether the person was erased. Bind ``person_id``, ``start``, ``now`` and
+    ``currency``.
+    """
+    person: BindParameter[Any] = bindparam("person_id")
+    start, now = bindparam("start", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime())
+    figures = ledger.FIGURES_OF.subquery("figures")  # an aggregate without GROUP BY: always one row
+    return select(
+        _A.c.person_id,
+        _A.c.balance,
+        _A.c.issued,
+        _A.c.tier,
+        _A.c.tier_since,
+        _A.c.tier_kept_until,
+        *figures.c,
+        ledger.LOTS_JSON[dialect].label("lots"),
+        _measure(basis, person, start, now).label("measure"),
+        erasure_recorded(person).label("erased"),
+    ).select_from(figures.outerjoin(_A, _A.c.person_id == person))
+
+
+def _measure(basis: str, person: Any, start: Any, now: Any) -> ScalarSelect[Any]:
+    """``awards.tier_measure`` for one person as a scalar subquery (before the floor at 0): the same
+    window and rules as ``awards_tiers.measures`` (the tests compare the two)."""
+    if basis == "spend":
+        signed = case((_EV.c.kind == "purchase", _EV.c.amount_minor), else_=-_EV.c.amount_minor)
+        return (
+            select(func.coalesce(func.sum(signed), 0))
+            .where(
+                _EV.c.person_id == person,
+                _EV.c.kind.in_(("purchase", "refund")),
+                _EV.c.currency == bindparam("currency"),
+                _EV.c.amount_minor.is_not(None),
+                _EV.c.occurred_at > start,
+                _EV.c.occurred_at <= now,
+                counts_as_spend(_EV.c),
+            )
+            .scalar_subquery()
+        )
+    earns = (_E.c.person_id == person, _E.c.kind == EntryKind.earn.value, _E.c.at > start, _E.c.at <= now)
+    reversal = aliased(_E)
+    earned = select(func.coalesce(func.sum(_E.c.points), 0)).where(*earns).scalar_subquery()
+    taken_back = (
+        select(func.coalesce(func.sum(-reversal.c.points), 0))
+        .select_from(_E.join(reversal, reversal.c.reverses_id == _E.c.id))
+        .where(*earns, reversal.c.kind == EntryKind.reverse.value, reversal.c.points < 0)
+        .scalar_subquery()
+    )
+    return select(earned - taken_back).scalar_subquery()
+
+
+_PANEL_STATEMENTS: dict[tuple[str, str], Select[Any]] = {}
+
+
 def person_loyalty(session: Session, *, person_id: int, settings: Settings, now: datetime) -> dict[str, Any]:
-    """The loyalty panel on a person's page (``loyalty/_person.html``)."""
-    lots = ledger.lots_of(session, person_id=person_id)
+    """The loyalty panel on a person's page (``loyalty/_person.html``), in three statements: the
+    figures (``_panel_statement``), the latest entries, the latest redemptions with their rewards.
+
+    Shows what ``ledger.summary``, ``awards.tier_progress``, ``ledger.entries_of``,
+    ``redemption.redemptions`` and ``members.staff_link`` would, without reading anything twice.
+    """
+    config = settings.loyalty
+    dialect = session.get_bind().dialect.name
+    key = (dialect, config.tier_basis)
+    if key not in _PANEL_STATEMENTS:
+        _PANEL_STATEMENTS[key] = _panel_statement(*key)
+    row = session.execute(
+        _PANEL_STATEMENTS[key],
+        {
+            "person_id": person_id,
+            "start": now - timedelta(days=config.tier_window_days),
+            "now": now,
+            "currency": settings.business.currency,
+        },
+    ).one()
+    member, balance, issued, tier, tier_since, kept_until = row[:6]
+    _, redeemed, expired, reversed_, adjusted, _ = (int(v) for v in row[6:12])
+    lots = ledger.lots_from_json(row.lots)
+    summary = ledger.AccountSummary(
+        person_id=person_id,
+        member=member is not None,
+        balance=balance or 0,
+        available=spendable(lots, now),
+        pending=pending(lots, now),
+        issued=issued or 0,
+        redeemed=redeemed,
+        expired=expired,
+        reversed=reversed_,
+        tier=tier or "",
+        tier_since=tier_since,
+        tier_kept_until=kept_until,
+        expiring=expiring_soon(lots, now, 60),
+        adjusted=adjusted,
+    )
+    latest = session.execute(
+        select(Redemption, Reward)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Redemption.person_id == person_id)
+        .order_by(Redemption.created_at.desc(), Redemption.id.desc())
+        .limit(5)
+    ).all()
     return {
-        "loyalty": ledger.summary(session, person_id=person_id, now=now),
-        "loyalty_progress": awards.tier_progress(
-            session,
-            person_id=person_id,
-            now=now,
-            config=settings.loyalty,
-            currency=settings.business.currency,
+        "loyalty": summary,
+        "loyalty_progress": progress(
+            config.tiers,
+            current=summary.tier,
+            measure=max(0, int(row.measure or 0)),
+            basis=config.tier_basis,
+            kept_until=kept_until,
         ),
         "loyalty_pending": sorted((lot.available_at, lot.remaining) for lot in lots if lot.is_pending(now)),
         "loyalty_entries": ledger.entries_of(session, person_id=person_id, limit=8),
-        "loyalty_redemptions": fulfilment_rows(
-            session, redeeming.redemptions(session, person_id=person_id, limit=5)
-        ),
-        "loyalty_link": members.staff_link(session, settings=settings, person_id=person_id, now=now),
+        "loyalty_redemptions": [
+            {"redemption": r, "reward": w, "next": catalogue.next_statuses(r.status, w.kind)}
+            for r, w in latest
+        ],
+        "loyalty_link": None
+        if row.erased
+        else customer_link(settings=settings, person_id=person_id, now=now),
         "loyalty_nonce": secrets.token_urlsafe(24),
         "entry_labels": ENTRY_LABELS,
     }

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from goodwill.db import among, as_utc, insert_ignoring_duplicates, matching, utcnow
@@ -313,14 +313,16 @@ def record_consent(
 
 def current_consent(session: Session, person_id: int) -> dict[str, dict[str, Any]]:
     """The change in force per channel: ``{"email": {"granted": True, "source": ..., "at": ...}}``."""
-    changes = session.scalars(
-        select(ConsentChange)
-        .where(ConsentChange.person_id == person_id)
-        .order_by(ConsentChange.at, ConsentChange.id)
-    ).all()
+    return consent_in_force(consent_history(session, person_id))
+
+
+def consent_in_force(history: Sequence[ConsentChange]) -> dict[str, dict[str, Any]]:
+    """``current_consent`` from the person's ``consent_history`` (newest first), reading nothing:
+    per channel the newest change (by time, then id) is the one in force."""
     state: dict[str, dict[str, Any]] = {}
-    for change in changes:
-        state[change.channel] = {"granted": change.granted, "source": change.source, "at": change.at}
+    for change in history:
+        if change.channel not in state:
+            state[change.channel] = {"granted": change.granted, "source": change.source, "at": change.at}
     return state
 
 
@@ -386,36 +388,20 @@ def purchase_totals(session: Session, person_id: int, *, currency: str) -> Purch
     Amounts in other currencies are not converted (Goodwill keeps no exchange rates); they are
     left out of ``total_spent`` but still count as orders.
     """
-    orders, first, last = session.execute(
-        select(func.count(), func.min(Event.occurred_at), func.max(Event.occurred_at)).where(
-            Event.person_id == person_id, Event.kind == "purchase", counts_as_spend()
-        )
+    purchase = Event.kind == "purchase"
+    in_currency = Event.currency == currency
+    orders, first, last, spent, refunded = session.execute(
+        select(
+            func.count(case((purchase, 1))),
+            func.min(case((purchase, Event.occurred_at))),
+            func.max(case((purchase, Event.occurred_at))),
+            func.coalesce(func.sum(case((and_(purchase, in_currency), Event.amount_minor))), 0),
+            func.coalesce(func.sum(case((and_(Event.kind == "refund", in_currency), Event.amount_minor))), 0),
+        ).where(Event.person_id == person_id, Event.kind.in_(("purchase", "refund")), counts_as_spend())
     ).one()
-    spent = (
-        session.scalar(
-            select(func.coalesce(func.sum(Event.amount_minor), 0)).where(
-                Event.person_id == person_id,
-                Event.kind == "purchase",
-                Event.currency == currency,
-                counts_as_spend(),
-            )
-        )
-        or 0
-    )
-    refunded = (
-        session.scalar(
-            select(func.coalesce(func.sum(Event.amount_minor), 0)).where(
-                Event.person_id == person_id,
-                Event.kind == "refund",
-                Event.currency == currency,
-                counts_as_spend(),
-            )
-        )
-        or 0
-    )
     return PurchaseTotals(
         orders=int(orders),
-        total_spent=to_decimal(int(spent) - int(refunded), currency),
+        total_spent=to_decimal(int(spent or 0) - int(refunded or 0), currency),
         currency=currency,
         first_order_at=as_utc(first),
         last_order_at=as_utc(last),

@@ -70,14 +70,15 @@ def profile(
 ) -> Response:
     person = people.get_person(session, person_id)
     events, next_before_id = timeline(session, person_id, limit=TIMELINE_PAGE)
+    consent_history = people.consent_history(session, person_id)
     context = {
         "nav": "people",
         "person": person,
         "emails": people.emails(session, person_id),
         "totals": people.purchase_totals(session, person_id, currency=settings.business.currency),
         "facts": people.facts(session, person_id),
-        "consent": people.current_consent(session, person_id),
-        "consent_history": people.consent_history(session, person_id),
+        "consent": people.consent_in_force(consent_history),
+        "consent_history": consent_history,
         "channels": [c.value for c in Channel],
         "events": events,
         "next_before_id": next_before_id,
