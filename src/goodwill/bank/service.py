@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, case, delete, insert, select
+from sqlalchemy import BindParameter, Table, bindparam, case, delete, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,19 @@ DELETE_ENTRIES = delete(_ENTRIES).where(_ENTRIES.c.id.in_(_IDS))
 DELETE_STANDINGS = delete(_STANDINGS).where(_STANDINGS.c.person_id.in_(_IDS))
 INSERT_ENTRIES = insert(_ENTRIES)
 
+# Refreshes of one person are serialised (see ``hold_people``). PostgreSQL: transaction-scoped
+# advisory locks in the two-int4 key space, which does not overlap the one-bigint space that
+# ``goodwill.db.hold_transaction_lock`` and loyalty's ``hold_bulk_lock`` use. Taken in one statement,
+# in key order: output expressions are evaluated after ORDER BY (PostgreSQL's SELECT reference).
+BANK_LOCK_SPACE = 0x67776262  # "gwbb"
+_INT4 = 2**31 - 1
+HOLD_PEOPLE = text(
+    "SELECT pg_advisory_xact_lock(:space, k) FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k"
+)
+# SQLite: any write takes the database's one write lock for the rest of the transaction; this one
+# changes nothing.
+SQLITE_WRITE_LOCK = update(_STANDINGS).where(literal(False)).values(score=_STANDINGS.c.score)
+
 
 def _upsert_standings(dialect: Any) -> Any:
     """Insert standings, replacing a person's stored one: one statement, where delete-then-insert
@@ -98,6 +111,39 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
     ordered = sorted(set(ids))
     for start in range(0, len(ordered), CHUNK):
         yield ordered[start : start + CHUNK]
+
+
+def hold_people(session: Session, person_ids: Sequence[int]) -> None:
+    """Hold these people's bank until the transaction ends: a refresh reads their events and stored
+    entries only once no other transaction is refreshing them.
+
+    Without it, under READ COMMITTED two refreshes of one person could both find an event without
+    its entry and both insert it (IntegrityError on ``bank_entries (event_id, rule)``), or one could
+    read the events before another transaction committed a new one, read the entries after, and
+    delete the newer entry as stale. Held, the second refresh reads (each statement taking a fresh
+    snapshot) after the first has committed, so it sees both its events and its entries.
+
+    PostgreSQL: one advisory lock per person, in id order; a chunk of a larger refresh is held
+    before the next chunk, so everyone locks in one order. Lock order with the rest: the bank is
+    the last thing a unit of work holds. Every caller refreshes after its other writes (events,
+    the loyalty account held by ``hold_account`` or ``AwardRun.hold``, people rows updated by
+    ``mark_customers`` or an import), and takes no new row lock after it (``refresh_tiers`` after
+    an award pass only touches accounts that pass already holds). So the order is always "people
+    row / loyalty account, then bank", and a wait for the bank can never close a cycle. A row lock
+    on ``people`` was not used: plain FOR UPDATE conflicts with the KEY SHARE lock every event
+    insert takes on its person (deadlocks between two ingesting transactions), and FOR NO KEY
+    UPDATE would be a second lock on the row ``mark_customers`` updates before the account lock.
+
+    SQLite: a write that changes nothing, which takes the database's write lock before the events
+    are read (a transaction that had read earlier gets SQLITE_BUSY_SNAPSHOT here: an error, never a
+    silent loss); a transaction that already wrote holds it already.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        keys = sorted({person_id % _INT4 for person_id in person_ids})  # ids past int4 share a key
+        conn.execute(HOLD_PEOPLE, {"space": BANK_LOCK_SPACE, "keys": keys})
+    else:
+        conn.execute(SQLITE_WRITE_LOCK)
 
 
 def _events_and_value(
@@ -155,6 +201,7 @@ def refresh_people(
     now = now or utcnow()
     report = RefreshReport()
     for chunk in _chunks(person_ids):
+        hold_people(session, chunk)  # before reading: see there
         events, value = _events_and_value(session, chunk, currency)
         stored = _stored_entries(session, chunk)
         wanted: dict[tuple[int, str], tuple[int, Entry]] = {}

@@ -3,7 +3,9 @@
 Where the commits fall is the delivery guarantee (docs/delivery.md):
 claim (commit) -> [email: hand-over stamp (commit)] -> provider call -> outcome (commit).
 The only window in which a crash can leave a delivered message unrecorded is between the
-provider's answer and the outcome commit: one small UPDATE, an attempt row and an event.
+provider's answer and the outcome commit: one small UPDATE, an attempt row and an event, and the
+relationship bank's refresh of that person, which commits with them so that the bank never misses
+a delivery (a crash there is the same as one just before: the claim is taken back as usual).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from goodwill.config import Settings
 from goodwill.db import Database, utcnow
 from goodwill.outbox import service
-from goodwill.outbox.delivered import refresh_bank
+from goodwill.outbox.delivered import delivery_event_kind, refresh_bank
 from goodwill.outbox.model import AttemptOutcome
 from goodwill.outbox.rules import WORKER_CHANNELS, Cancel, Defer, Fail, Send, decide, retry_delay
 from goodwill.outbox.transports import open_transports
@@ -154,7 +156,6 @@ class Worker:
                 default_zone=self.settings.business.timezone,
                 now=now,
             )
-        delivered: list[int] = []
         just_sent: dict[int, list[datetime]] = {}
         for item in batch:
             if (
@@ -165,14 +166,12 @@ class Worker:
                 # The cap counts what this batch already delivered to them, too.
                 earlier = (*item.facts.other_appreciations, *just_sent[item.person_id])
                 item = replace(item, facts=replace(item.facts, other_appreciations=earlier))
-            if self._process(item, report) and item.person_id is not None:
-                delivered.append(item.person_id)
-                if item.facts.purpose == "appreciation":
-                    just_sent.setdefault(item.person_id, []).append(self.clock())
-        if delivered:
-            # The bank follows in its own transaction: a crash here only delays it (rebuildable).
-            with self.database.transaction() as session:
-                refresh_bank(session, delivered, self.settings)
+            if (
+                self._process(item, report)
+                and item.person_id is not None
+                and item.facts.purpose == "appreciation"
+            ):
+                just_sent.setdefault(item.person_id, []).append(self.clock())
         return len(claimed)
 
     def _process(self, item: service.Claimed, report: WorkerReport) -> bool:
@@ -243,15 +242,19 @@ class Worker:
             log.exception("unexpected error sending message %s", item.message_id)
             self._retry(item, f"unexpected error: {exc!r}", report)
             return False
-        with self.database.engine.begin() as connection:
+        with self.database.transaction() as session:
             done = service.finish_sent(
-                connection,
+                session.connection(),
                 claimed=item,
                 worker=self.name,
                 address=address,
                 provider_id=provider_id,
                 now=self.clock(),
             )
+            if done and item.person_id is not None and delivery_event_kind(item.channel, item.purpose):
+                # The bank sees the delivery event in the transaction that records it: a crash
+                # leaves both or neither (a later, separate refresh could be lost for good).
+                refresh_bank(session, [item.person_id], self.settings)
         if done:
             report.sent += 1
         else:
