@@ -21,10 +21,14 @@ def latest_run(session: Session) -> InsightRun | None:
 
 def person_context(session: Session, person_id: int) -> dict[str, Any]:
     """Context for ``insights/_person.html``: ``{"insights": None}`` when the person has no score."""
-    score = session.get(InsightScore, person_id)
-    if score is None:
+    found_score = session.execute(
+        select(InsightScore, InsightRun)
+        .outerjoin(InsightRun, InsightRun.id == InsightScore.run_id)
+        .where(InsightScore.person_id == person_id)
+    ).first()
+    if found_score is None:
         return {"insights": None}
-    run = session.get(InsightRun, score.run_id)
+    score, run = found_score
     currency = run.currency if run else "USD"
     found = session.execute(
         select(InsightMilestone.kind, InsightMilestone.value, InsightMilestone.reached_on)
