@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from goodwill.bank.config import load_bank_config
 from goodwill.bank.statements import alerts
+from goodwill.complaints.visibility import hide_streak_details
 from goodwill.web.deps import AppSettings, DbSession, PeopleReader
 from goodwill.web.templating import render
 
@@ -21,7 +22,7 @@ def at_risk_page(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    _: PeopleReader,
+    principal: PeopleReader,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     items, total = alerts(
@@ -32,6 +33,7 @@ def at_risk_page(
         currency=settings.business.currency,
         tz=settings.business.tz,
     )
+    hide_streak_details(session, user_id=principal.user_id, role=principal.role, items=items)
     context = {
         "nav": "at-risk",
         "items": items,

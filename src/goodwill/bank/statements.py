@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,8 +14,17 @@ from sqlalchemy.orm import Session
 
 from goodwill.bank.chart import Chart, balance_chart
 from goodwill.bank.config import load_bank_config
-from goodwill.bank.model import BankStanding
-from goodwill.bank.rules import LABELS, BankConfig, Status, running_balances, standing
+from goodwill.bank.model import BankEntry, BankStanding
+from goodwill.bank.rules import (
+    LABELS,
+    BankConfig,
+    Effect,
+    Entry,
+    Side,
+    Status,
+    running_balances,
+    standing,
+)
 from goodwill.bank.service import entries_of, refresh_due
 from goodwill.config import get_settings
 from goodwill.db import utcnow
@@ -72,14 +82,49 @@ class Statement:
         }
 
 
+def _detail(body: str | None) -> str:
+    """An event's text on one line, at most 80 characters."""
+    text = " ".join((body or "").split())
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 def _texts(session: Session, event_ids: list[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start : start + 500]
         for event_id, body in session.execute(select(Event.id, Event.text).where(Event.id.in_(chunk))):
-            text = " ".join((body or "").split())
-            found[event_id] = text if len(text) <= 80 else text[:79] + "…"
+            found[event_id] = _detail(body)
     return found
+
+
+_SIDES = {side.value: side for side in Side}
+_EFFECTS = {effect.value: effect for effect in Effect}
+
+
+def _entries_with_texts(session: Session, person_id: int) -> tuple[list[Entry], dict[int, str]]:
+    """``service.entries_of`` and each entry's event text (shortened) in one statement."""
+    rows = session.execute(
+        select(
+            BankEntry.event_id,
+            BankEntry.kind,
+            BankEntry.rule,
+            BankEntry.amount,
+            BankEntry.at,
+            BankEntry.side,
+            BankEntry.effect,
+            Event.text,
+        )
+        .outerjoin(Event, Event.id == BankEntry.event_id)
+        .where(BankEntry.person_id == person_id)
+        .order_by(BankEntry.at, BankEntry.event_id, BankEntry.rule)
+    )
+    entries: list[Entry] = []
+    texts: dict[int, str] = {}
+    for event_id, kind, rule, amount, at, side, effect, body in rows:
+        entries.append(Entry(event_id, kind, rule, amount, at, _SIDES[side], _EFFECTS[effect]))
+        if event_id not in texts:
+            texts[event_id] = _detail(body)
+    return entries, texts
 
 
 def statement(
@@ -95,14 +140,13 @@ def statement(
     tz = tz or get_settings().business.tz
     as_of = as_of or utcnow()
     person = get_person(session, person_ref)
-    entries = entries_of(session, person.id)
+    entries, texts = _entries_with_texts(session, person.id)
     rows, closing = running_balances(entries, config, as_of)
     now = standing(entries, config, as_of)
-    texts = _texts(session, sorted({entry.event_id for entry, _ in rows}))
     lines = [
         StatementLine(
             at=entry.at,
-            local_date=entry.at.astimezone(tz).strftime("%Y-%m-%d"),
+            local_date=entry.at.astimezone(tz).date().isoformat(),
             event_id=entry.event_id,
             kind=entry.kind,
             rule=entry.rule,
@@ -123,6 +167,15 @@ def statement(
         lines=lines,
         chart=chart,
     )
+
+
+def hide_details(found: Statement, event_ids: Collection[int], text: str) -> Statement:
+    """``found`` with the details of the given events' lines replaced by ``text`` (for a viewer who may
+    not read those events' words; the amounts and balances stay)."""
+    if not event_ids:
+        return found
+    lines = [replace(line, detail=text) if line.event_id in event_ids else line for line in found.lines]
+    return replace(found, lines=lines)
 
 
 def alerts(

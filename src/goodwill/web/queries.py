@@ -46,8 +46,10 @@ def purchase_totals_for(
     return {pid: RowTotals(int(orders or 0), int(spent or 0)) for pid, orders, spent in rows}
 
 
-def event_dict(event: Event) -> dict[str, object]:
-    """An event as the API shows it: times in UTC, the amount as an exact decimal string."""
+def event_dict(event: Event, *, hidden_text: str | None = None) -> dict[str, object]:
+    """An event as the API shows it: times in UTC, the amount as an exact decimal string.
+
+    ``hidden_text`` stands in for the event's own text when the viewer may not read it."""
     return {
         "id": event.id,
         "person_id": event.person_id,
@@ -58,7 +60,7 @@ def event_dict(event: Event) -> dict[str, object]:
         else None,
         "currency": event.currency,
         "channel": event.channel,
-        "text": event.text,
+        "text": event.text if hidden_text is None else hidden_text,
         "staff_id": event.staff_id,
         "source": event.source,
         "source_id": event.source_id,

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
 
+from goodwill.complaints.visibility import HIDDEN_TEXT, hidden_event_ids
 from goodwill.db import MAX_ID
 from goodwill.events.service import timeline
 from goodwill.people import service as people
@@ -116,7 +117,7 @@ def change_consent(
 def person_events(
     person_id: int,
     session: DbSession,
-    _: PeopleReader,
+    principal: PeopleReader,
     before_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
@@ -124,7 +125,10 @@ def person_events(
     if before_id is not None:  # a cursor past any id an event can have means "from the newest"
         before_id = max(0, min(before_id, MAX_ID))
     rows, next_before_id = timeline(session, person_id, limit=limit, before_id=before_id)
-    return {"items": [event_dict(e) for e in rows], "next_before_id": next_before_id}
+    ids = [e.id for e in rows]
+    hidden = hidden_event_ids(session, user_id=principal.user_id, role=principal.role, event_ids=ids)
+    items = [event_dict(e, hidden_text=HIDDEN_TEXT if e.id in hidden else None) for e in rows]
+    return {"items": items, "next_before_id": next_before_id}
 
 
 @router.get("/{ref}/export")

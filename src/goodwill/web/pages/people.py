@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from goodwill.bank.config import load_bank_config
-from goodwill.bank.statements import statement
+from goodwill.bank.statements import hide_details, statement
+from goodwill.complaints.visibility import HIDDEN_TEXT, complaint_event_ids, hidden_event_ids
 from goodwill.db import utcnow
 from goodwill.events.service import timeline
 from goodwill.insights.views import person_context
@@ -70,6 +71,17 @@ def profile(
 ) -> Response:
     person = people.get_person(session, person_id)
     events, next_before_id = timeline(session, person_id, limit=TIMELINE_PAGE)
+    bank = statement(
+        session=session, person_ref=person_id, config=load_bank_config(settings), tz=settings.business.tz
+    )
+    # Words of complaints this viewer may not see are hidden on the timeline and the statement alike.
+    hidden = hidden_event_ids(
+        session,
+        user_id=who.user_id,
+        role=who.role,
+        event_ids=[e.id for e in events]
+        + complaint_event_ids((line.event_id, line.kind) for line in bank.lines),
+    )
     consent_history = people.consent_history(session, person_id)
     context = {
         "nav": "people",
@@ -81,13 +93,10 @@ def profile(
         "consent_history": consent_history,
         "channels": [c.value for c in Channel],
         "events": events,
+        "hidden_event_ids": hidden,
+        "hidden_text": HIDDEN_TEXT,
         "next_before_id": next_before_id,
-        "statement": statement(
-            session=session,
-            person_ref=person_id,
-            config=load_bank_config(settings),
-            tz=settings.business.tz,
-        ),
+        "statement": hide_details(bank, hidden, HIDDEN_TEXT),
         **person_context(session, person_id),
         **person_loyalty(session, person_id=person_id, settings=settings, now=utcnow()),
         "may_run_loyalty": who.role in run_loyalty.roles,
@@ -97,11 +106,19 @@ def profile(
 
 @router.get("/people/{person_id}/timeline")
 def more_timeline(
-    request: Request, person_id: int, session: DbSession, _: PeopleReader, before_id: int | None = None
+    request: Request, person_id: int, session: DbSession, who: PeopleReader, before_id: int | None = None
 ) -> Response:
     person = people.get_person(session, person_id)
     events, next_before_id = timeline(session, person_id, limit=TIMELINE_PAGE, before_id=before_id)
-    context = {"person": person, "events": events, "next_before_id": next_before_id}
+    context = {
+        "person": person,
+        "events": events,
+        "hidden_event_ids": hidden_event_ids(
+            session, user_id=who.user_id, role=who.role, event_ids=(e.id for e in events)
+        ),
+        "hidden_text": HIDDEN_TEXT,
+        "next_before_id": next_before_id,
+    }
     return render(request, "people/_timeline_items.html", context)
 
 
