@@ -713,8 +713,8 @@ def main() -> None:
     parser.add_argument(
         "--tolerate-bank-lag",
         action="store_true",
-        help="report, without failing, bank entries missing only for delivery events (a worker killed "
-        "mid-batch; see the README)",
+        help="report, without failing, bank entries missing only for delivery events (fixed in 6e4db73; "
+        "kept to diagnose a regression, see the README)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--logs", help="keep the server's and workers' output in this directory")
