@@ -52,6 +52,11 @@ def test_unknown_person_is_a_clear_error(db: Database) -> None:
         people.get_person(s, "nobody@example.com")
 
 
+def test_an_id_past_64_bits_names_nobody(db: Database) -> None:
+    with db.reading() as s, pytest.raises(PersonNotFound):
+        people.get_person(s, 2**64)
+
+
 def test_consent_history_newest_wins(db: Database) -> None:
     with db.transaction() as s:
         [pid], _ = people.resolve_people(

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select, text, update
 from sqlalchemy.orm import Session
 
-from goodwill.db import among, as_utc, insert_ignoring_duplicates, matching, utcnow
+from goodwill.db import MAX_ID, among, as_utc, insert_ignoring_duplicates, matching, utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import counts_as_spend
 from goodwill.money import to_decimal
@@ -221,7 +221,8 @@ def get_person(session: Session, ref: str | int) -> Person:
     text = str(ref).strip()
     person: Person | None = None
     if text.isdigit():
-        person = session.get(Person, int(text))
+        # An id past 64 bits names nobody; the database would refuse to even look it up.
+        person = session.get(Person, int(text)) if int(text) <= MAX_ID else None
     else:
         person_id = session.scalar(
             select(PersonIdentity.person_id).where(
