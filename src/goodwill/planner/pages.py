@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from goodwill.notes.service import plan_and_draft
-from goodwill.planner.service import plan_view
+from goodwill.planner.service import plan_page_view
 from goodwill.web.deps import AppSettings, DbSession, NoteReviewer, Planner
 from goodwill.web.templating import render
 
@@ -29,6 +29,7 @@ MOMENT_LABELS = {
     "campaign": "Campaign",
 }
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "card": "Handwritten card", "call": "Phone call"}
+HOLDOUT_SHOWN = 12  # held-out people listed by name; the rest are counted
 
 
 @router.get("/today")
@@ -41,7 +42,9 @@ def today_page(
 ) -> Response:
     today = datetime.now(settings.business.tz).date()
     shown = day or today
-    view = plan_view(session, shown, default_zone=settings.business.timezone)
+    view = plan_page_view(
+        session, shown, default_zone=settings.business.timezone, holdout_shown=HOLDOUT_SHOWN
+    )
     by_channel: dict[str, int] = {}
     for item in view["items"]:
         if item["status"] != "skipped":  # a skipped note frees its slot

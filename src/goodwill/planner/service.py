@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from goodwill.campaigns.model import Campaign
@@ -213,7 +213,74 @@ def moments_for_person(session: Session, *, person_id: int, day: date, settings:
 
 
 def plan_view(session: Session, day: date, *, default_zone: str = "UTC") -> dict[str, Any]:
-    """The stored plan of ``day`` as plain data: the CLI's ``--json``, the API and the Today page."""
+    """The stored plan of ``day`` as plain data: the CLI's ``--json`` and the API."""
+    items = _items_view(session, day, default_zone)
+    held = session.execute(_holdout_rows(day)).all()
+    planned, skipped = _runs_view(session, day)
+    return {
+        "date": day.isoformat(),
+        "planned": planned,
+        "items": items,
+        "holdout": [_holdout_view(row) for row in held],
+        "skipped": skipped,
+    }
+
+
+def plan_page_view(
+    session: Session, day: date, *, default_zone: str = "UTC", holdout_shown: int = 12
+) -> dict[str, Any]:
+    """``plan_view`` for the Today page: the holdout's first ``holdout_shown`` people and its size.
+
+    The page lists a dozen held-out people and counts the rest; at 1M people a day's holdout is
+    ~20,000 rows, and reading them all was most of the page's cost. ``holdout_count`` is the length
+    ``plan_view``'s ``holdout`` would have, and ``holdout`` is its first ``holdout_shown`` entries.
+    """
+    items = _items_view(session, day, default_zone)
+    held = session.execute(_holdout_rows(day).limit(holdout_shown)).all()
+    count = session.scalar(select(func.count()).select_from(PlanHoldout).where(PlanHoldout.day == day))
+    planned, skipped = _runs_view(session, day)
+    return {
+        "date": day.isoformat(),
+        "planned": planned,
+        "items": items,
+        "holdout": [_holdout_view(row) for row in held],
+        "holdout_count": int(count or 0),
+        "skipped": skipped,
+    }
+
+
+def _runs_view(session: Session, day: date) -> tuple[bool, dict[str, int]]:
+    """Whether ``day`` was planned, and who its latest daily run left out and why."""
+    # A campaign's run on the same day has its own page; the day's view is the daily plan's.
+    campaign_runs = select(Campaign.run_id).where(Campaign.run_id.is_not(None))
+    latest = session.execute(
+        select(PlanRun.skipped)
+        .where(PlanRun.day == day, PlanRun.id.not_in(campaign_runs))
+        .order_by(PlanRun.id.desc())
+        .limit(1)
+    ).first()
+    skipped: dict[str, int] = {"no_consent": 0, "cap": 0, "cooldown": 0, "capacity": 0}
+    if latest is not None:
+        # Each run reports the people it looked at; the latest run's view of who was left out stands.
+        skipped.update(latest.skipped)
+    return latest is not None, skipped
+
+
+def _holdout_rows(day: date) -> Select[int, str, str, str]:
+    return (
+        select(PlanHoldout.person_id, PlanHoldout.moment, PlanHoldout.evidence, Person.name)
+        .join(Person, Person.id == PlanHoldout.person_id)
+        .where(PlanHoldout.day == day)
+        .order_by(PlanHoldout.person_id)
+    )
+
+
+def _holdout_view(row: Row[int, str, str, str]) -> dict[str, Any]:
+    person_id, moment, evidence, name = row
+    return {"person": {"id": person_id, "name": name}, "moment": moment, "evidence": evidence}
+
+
+def _items_view(session: Session, day: date, default_zone: str) -> list[dict[str, Any]]:
     from goodwill.notes.model import Note
 
     # Columns, not ORM entities: the page reads each row once, and building ~300 tracked objects
@@ -243,63 +310,39 @@ def plan_view(session: Session, day: date, *, default_zone: str = "UTC") -> dict
         .where(PlanItem.day == day)
         .order_by(PlanItem.priority.desc(), PlanItem.person_id)
     ).all()
-    held = session.execute(
-        select(PlanHoldout.person_id, PlanHoldout.moment, PlanHoldout.evidence, Person.name)
-        .join(Person, Person.id == PlanHoldout.person_id)
-        .where(PlanHoldout.day == day)
-        .order_by(PlanHoldout.person_id)
-    ).all()
-    # A campaign's run on the same day has its own page; the day's view is the daily plan's.
-    campaign_runs = select(Campaign.run_id).where(Campaign.run_id.is_not(None))
-    runs = session.scalars(
-        select(PlanRun).where(PlanRun.day == day, PlanRun.id.not_in(campaign_runs)).order_by(PlanRun.id)
-    ).all()
-    skipped: dict[str, int] = {"no_consent": 0, "cap": 0, "cooldown": 0, "capacity": 0}
-    if runs:
-        # Each run reports the people it looked at; the latest run's view of who was left out stands.
-        skipped.update(runs[-1].skipped)
-    return {
-        "date": day.isoformat(),
-        "planned": bool(runs),
-        "items": [
-            {
-                "person": {"id": person_id, "name": name, "preferred_name": preferred},
-                "moment": moment,
-                "evidence": evidence,
-                "channel": channel,
-                "priority": priority,
-                "reason": reason,
-                "by_manager": by_manager,
-                "praised_staff": staff_name,
-                "window": _window(window_start, window_end, zone or default_zone),
-                "status": status,
-                "note": {"id": note_id, "status": note_status} if note_id else None,
-            }
-            for (
-                person_id,
-                moment,
-                evidence,
-                channel,
-                priority,
-                reason,
-                by_manager,
-                window_start,
-                window_end,
-                status,
-                name,
-                preferred,
-                note_id,
-                note_status,
-                staff_name,
-                zone,
-            ) in rows
-        ],
-        "holdout": [
-            {"person": {"id": person_id, "name": name}, "moment": moment, "evidence": evidence}
-            for person_id, moment, evidence, name in held
-        ],
-        "skipped": skipped,
-    }
+    return [
+        {
+            "person": {"id": person_id, "name": name, "preferred_name": preferred},
+            "moment": moment,
+            "evidence": evidence,
+            "channel": channel,
+            "priority": priority,
+            "reason": reason,
+            "by_manager": by_manager,
+            "praised_staff": staff_name,
+            "window": _window(window_start, window_end, zone or default_zone),
+            "status": status,
+            "note": {"id": note_id, "status": note_status} if note_id else None,
+        }
+        for (
+            person_id,
+            moment,
+            evidence,
+            channel,
+            priority,
+            reason,
+            by_manager,
+            window_start,
+            window_end,
+            status,
+            name,
+            preferred,
+            note_id,
+            note_status,
+            staff_name,
+            zone,
+        ) in rows
+    ]
 
 
 def _window(start: datetime | None, end: datetime | None, zone: str) -> dict[str, str] | None:
