@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -763,11 +764,16 @@ def _wait_for_a_lock_wait(pg_db: Database) -> None:
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
+    deadline = time.monotonic() + 30
     with pg_db.engine.connect() as conn:
-        for _ in range(500):
-            if conn.execute(query).scalar():
+        while time.monotonic() < deadline:
+            found = conn.execute(query).scalar()
+            # pg_stat_activity is read once per transaction and then cached: end it, or a first look
+            # taken before the other writer got to its lock would be all this loop ever sees.
+            conn.commit()
+            if found:
                 return
-            conn.execute(text("SELECT pg_sleep(0.01)"))
+            time.sleep(0.01)
     pytest.fail("the second writer never waited on the first")
 
 
