@@ -499,3 +499,23 @@ def test_a_slow_worker_whose_claim_was_taken_back_cannot_requeue_or_resend(
     assert status == "lost"
     assert message(db, mid).status == "sent"
     assert smtp.counts()[f"<goodwill-message-{mid}@thanks.teapot.test>"] == 1
+
+
+def test_a_failing_bank_refresh_never_undoes_a_delivery_the_provider_accepted(
+    db: Database, smtp: SmtpSink, sms: SmsProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_refresh(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug in one person's projection")
+
+    monkeypatch.setattr("goodwill.outbox.worker.refresh_bank", broken_refresh)
+    settings = make_settings(db, smtp, sms)
+    ann = add_person(db, "Ann Lee", email="ann@example.com")
+    mid = queue(db, ann, "email", "Dear Ann,\n\nThank you for your second order.\n\nRosa")
+    report = run(db, settings)
+    assert report.sent == 1 and len(smtp.received) == 1
+    assert message(db, mid).status == "sent"
+    with db.reading() as s:
+        # The delivery is on record (the planner's contact cap sees it); the bank catches up later.
+        assert s.scalars(select(Event.kind).where(Event.source_id == f"message:{mid}")).all() == [
+            "appreciation_sent"
+        ]

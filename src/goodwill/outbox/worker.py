@@ -253,8 +253,19 @@ class Worker:
             )
             if done and item.person_id is not None and delivery_event_kind(item.channel, item.purpose):
                 # The bank sees the delivery event in the transaction that records it: a crash
-                # leaves both or neither (a later, separate refresh could be lost for good).
-                refresh_bank(session, [item.person_id], self.settings)
+                # leaves both or neither (a later, separate refresh could be lost for good). The
+                # refresh is best effort within it: if it fails (a deadlock, a bug in one person's
+                # projection) the delivery the provider accepted is still recorded, and the bank
+                # catches up at the person's next refresh or a rebuild.
+                try:
+                    with session.begin_nested():
+                        refresh_bank(session, [item.person_id], self.settings)
+                except Exception:
+                    log.exception(
+                        "message %s was delivered; refreshing person %s's bank failed (it catches up later)",
+                        item.message_id,
+                        item.person_id,
+                    )
         if done:
             report.sent += 1
         else:
