@@ -56,6 +56,7 @@ from goodwill.planner.model import PlanHoldout, PlanItem
 from goodwill.team.kudos import give_kudos, route_praise
 from goodwill.team.model import Kudos, StaffNotice
 from goodwill.team.notices import notify
+from goodwill.team.service import create_user
 from goodwill.team.teams import add_member, create_team
 from goodwill.web.api import API_PREFIX
 from goodwill.web.model import IdempotencyRecord
@@ -681,3 +682,30 @@ def test_an_erased_person_is_never_planned(db: Database, tmp_path: Path) -> None
     with db.transaction() as s:
         _, drafted = notes.plan_and_draft(s, day=DAY, settings=settings)
     assert {note.person_id for note in drafted} == {ann_id}  # Cy's resolved complaint would be a moment
+
+
+def test_erasure_keeps_other_peoples_stored_answers_that_share_a_note(db: Database) -> None:
+    """A redemption's note is the reward's name and an adjustment's a staff reason: words other
+    people's stored answers share. Only answers that point at the erased person go."""
+    settings = load_settings(database_url=db.url, secret_key=SECRET)
+    now = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    with db.transaction() as s:
+        staff = create_user(session=s, email="boss@shop.test", role="admin", password="a long passphrase 42")
+        gone = Person(name="Gone Soon", email="gone@example.com", kind="customer")
+        s.add(gone)
+        s.flush()
+        ledger.adjust(
+            s, person_id=gone.id, points=50, reason="Goodwill gesture for the late parcel", key="adj-gone",
+            by_user_id=staff.id, now=now, config=settings.loyalty,
+        )  # fmt: skip
+        theirs = '{"key": "adj-gone", "points": 50, "note": "Goodwill gesture for the late parcel"}'
+        others = '{"key": "adj-other", "points": 20, "note": "Goodwill gesture for the late parcel"}'
+        for key, body in (("k-gone", theirs), ("k-other", others)):
+            s.add(IdempotencyRecord(user_id=staff.id, key=key, request_hash="0" * 64, status_code=201,
+                                    response_body=body, created_at=now))  # fmt: skip
+        gone_id = gone.id
+    with db.transaction() as s:
+        erase_person(s, person_ref=gone_id, secret_key=SECRET, erased_by="staff:boss@shop.test",
+                     reason="asked to be forgotten")  # fmt: skip
+    with db.reading() as s:
+        assert s.scalars(select(IdempotencyRecord.key)).all() == ["k-other"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -69,6 +70,8 @@ from goodwill.people.suppression import address_hash, kind_for_channel, normalis
 from goodwill.planner.model import PlanHoldout, PlanItem
 from goodwill.team.model import Kudos, StaffNotice
 from goodwill.web.model import IdempotencyRecord
+
+log = logging.getLogger(__name__)
 
 EXPORT_SCHEMA = "goodwill.person-export"
 EXPORT_VERSION = 1
@@ -400,17 +403,14 @@ def _forget_stored_answers(
 ) -> int:
     """Delete stored API answers (Idempotency-Key replays) that name or quote the person, point at one
     of their complaints (kudos given about it quote what happened) or at one of their ledger entries
-    (an adjustment's answer holds its note and key but not the person), and those whose key, chosen by
+    (an adjustment's answer holds its key but not the person), and those whose key, chosen by
     the client, holds one of their details (``points-jane@example.com``)."""
     patterns = {f'"person_id": {person_id},', f'"person_id": {person_id}}}', f'{{"id": {person_id}, "name": '}
     patterns |= {f'"complaint_id": {c}{end}' for c in complaint_ids for end in (",", "}")}
-    entries = session.execute(
-        select(LoyaltyEntry.key, LoyaltyEntry.note).where(LoyaltyEntry.person_id == person_id)
-    )
-    for key, note in entries:
-        patterns.add(f'"key": {json.dumps(key, ensure_ascii=False)}')
-        if note and len(note.strip()) >= MIN_NEEDLE:
-            patterns.add(json.dumps(note, ensure_ascii=False)[1:-1])
+    # By the entry's key only (unique to it), never by its note: a redemption's note is the reward's
+    # name and an adjustment's a staff reason, which other people's stored answers share.
+    keys = session.scalars(select(LoyaltyEntry.key).where(LoyaltyEntry.person_id == person_id))
+    patterns |= {f'"key": {json.dumps(key, ensure_ascii=False)}' for key in keys}
     for needle in needles:
         patterns |= {needle, json.dumps(needle, ensure_ascii=False)[1:-1]}
     ordered = sorted(patterns)
@@ -565,8 +565,13 @@ def _scrub_sqlite_files(session: Session) -> Any:
     session.execute(text("PRAGMA secure_delete = ON"))
 
     def checkpoint(_: Session) -> None:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # After the commit: the erasure is done whatever happens here, so a failure (no free
+        # connection, a busy database) is logged, never raised to the caller as if it had failed.
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:
+            log.warning("erasure committed; emptying SQLite's write-ahead log failed (retried next time)")
 
     event.listen(session, "after_commit", checkpoint, once=True)
     return lambda: session.execute(text(f"PRAGMA secure_delete = {1 if before else 0}"))
