@@ -208,6 +208,8 @@ RESOURCE_BOMBS = [
     "{{ '%.999999999f'|format(1.0) }}",
     "{{ '{:>999999999}'.format(1) }}",
     "{{ '{x:>999999999}'.format_map({'x': 1}) }}",
+    "{{ '{}{}'.format('x' * 900000, 'x' * 900000) }}",
+    "{{ '%s%s' % ('x' * 900000, 'x' * 900000) }}",
     "{% for a in range(100000) %}{% for b in range(100000) %}xxxxxxxxxx{% endfor %}{% endfor %}",
     "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
     "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
@@ -233,6 +235,9 @@ def test_ordinary_staff_templates_still_work() -> None:
         "{{ first_name }}, {{ '%s and %s' % (1, 2) }} {{ '{} x'.format(3) }} {{ 3 * 4 }} {{ 2 ** 10 }}\n"
         "{{ '-' * 20 }} {{ orders + 1 }} {{ (facts|join(', ')) or 'no facts' }} {{ signature }}\n"
         "{% for i in range(3) %}{{ i }}{% endfor %} {{ 'tea'|center(9) }} {{ 'x' ~ 'y' }}\n"
+        # Numbers put into a text are values, not repeat counts (a review found these refused).
+        "{{ 'Roasting for you since {}! {} orders and counting'.format(2019, 150000) }}\n"
+        "{{ '%d years, %d orders' % (2019, 150000) }} {{ '%s since %s'|format('Friends', 2019) }}\n"
     )
     assert check_templates({"default": ok}, list(CHANNELS))["default"].startswith("Subject:")
 

@@ -297,8 +297,7 @@ class _NoteSandbox(SandboxedEnvironment):
             if whole and left.bit_length() + right.bit_length() > MAX_NUMBER_BITS + 1:
                 raise SecurityError(f"builds a number of more than {MAX_NUMBER_BITS:,} bits")
         if operator == "%" and isinstance(left, str):
-            _check_format(left)
-            _check_work([left, *(right if isinstance(right, tuple) else (right,))])
+            _check_format(left)  # as for str.format: values put in, not counts
         return _check_size(super().call_binop(context, operator, left, right))
 
     def concat(self, parts: Iterable[Any]) -> str:
@@ -312,8 +311,11 @@ class _NoteSandbox(SandboxedEnvironment):
         method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
         receiver = getattr(method, "__self__", None)  # "text" in "text".replace(...)
         if isinstance(receiver, str) and getattr(method, "__name__", "") in ("format", "format_map"):
+            # The arguments are values put in, not counts: the output is their sum plus the widths
+            # the pattern asks for (checked here), and its size is checked once built.
             _check_format(receiver)
-        _check_work([receiver, *args, *kwargs.values()])
+        else:
+            _check_work([receiver, *args, *kwargs.values()])
         return _check_size(super().call(__context, __obj, *args, **kwargs))
 
 
@@ -323,9 +325,10 @@ def _bounded_filter(name: str, function: Any) -> Any:
         given = [a for a in args if not isinstance(a, Context | EvalContext | jinja2.Environment)]
         value, options = (given[0], [*given[1:], *kwargs.values()]) if given else (None, [*kwargs.values()])
         if name == "format" and isinstance(value, str):
-            _check_format(value)
-        # A number being filtered (``orders|ordinal``) is no size; numbers given to the filter are.
-        _check_work([None if isinstance(value, int) else value, *options])
+            _check_format(value)  # as for str.format: values put in, not counts
+        else:
+            # A number being filtered (``orders|ordinal``) is no size; numbers given to the filter are.
+            _check_work([None if isinstance(value, int) else value, *options])
         return _check_size(function(*args, **kwargs))
 
     return bounded
