@@ -144,17 +144,22 @@ def route_requirement(dependant: Any) -> RoleRequirement | None:
     return None
 
 
-def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
-    """(full path, methods, dependant) of every API route, through included routers."""
+def all_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
+    """(full path, methods, the route object) of every route, through included routers."""
     iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
     if iter_contexts is None:  # FastAPI before routers were included lazily
         for route in app.routes:
-            if isinstance(route, APIRoute):
-                yield route.path, set(route.methods or ()), route.dependant
+            yield getattr(route, "path", ""), set(getattr(route, "methods", None) or ()), route
         return
     for context in iter_contexts(app.routes):
-        if isinstance(context.original_route, APIRoute):
-            yield context.path, set(context.methods or ()), context.original_route.dependant
+        yield context.path, set(context.methods or ()), context.original_route
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
+    """(full path, methods, dependant) of every API route."""
+    for path, methods, route in all_routes(app):
+        if isinstance(route, APIRoute):
+            yield path, methods, route.dependant
 
 
 def role_table(app: FastAPI) -> dict[tuple[str, str], frozenset[str] | None]:

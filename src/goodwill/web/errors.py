@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
@@ -17,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from goodwill.people.service import PersonNotFound
-from goodwill.web.deps import Forbidden, NotAuthenticated
+from goodwill.web.deps import Forbidden, NotAuthenticated, all_routes
 from goodwill.web.idempotency import IdempotencyConflict, IdempotencyKeyInvalid, IdempotentReplay
 from goodwill.web.security import CUSTOMER_LINK_PREFIXES, SECURITY_HEADERS
 from goodwill.web.templating import render
@@ -83,13 +81,8 @@ async def on_person_not_found(request: Request, exc: Exception) -> Response:
 def allowed_methods(request: Request) -> str:
     """Every method some route answers at this path. Starlette's own 405 names only the first route that
     matched the path, so a path served by two routes (GET and POST /people) would claim to allow one."""
-    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
-    routes: Iterable[Any] = (
-        iter_contexts(request.app.router.routes) if iter_contexts else request.app.router.routes
-    )
     methods: set[str] = set()
-    for route in routes:
-        path, route_methods = getattr(route, "path", None), getattr(route, "methods", None)
+    for path, route_methods, _ in all_routes(request.app):
         if path and route_methods and compile_path(path)[0].match(request.url.path):
             methods.update(route_methods)
     return ", ".join(sorted(methods))

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
 from goodwill.team.model import Role
 from goodwill.web.api import API_PREFIX
-from goodwill.web.deps import current_principal, route_requirement
+from goodwill.web.deps import all_routes, current_principal, route_requirement
 
 START = "<!-- role-matrix:start -->"
 END = "<!-- role-matrix:end -->"
@@ -73,17 +72,6 @@ def _calls(dependant: Any) -> Iterator[Any]:
         stack.extend(current.dependencies)
 
 
-def _routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
-    """(full path, methods, the route object) of every route, through included routers."""
-    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
-    if iter_contexts is None:  # FastAPI before routers were included lazily
-        for route in app.routes:
-            yield getattr(route, "path", ""), set(getattr(route, "methods", None) or ()), route
-        return
-    for context in iter_contexts(app.routes):
-        yield context.path, set(context.methods or ()), context.original_route
-
-
 def protection_of(path: str) -> str:
     matches = [prefix for prefix in PUBLIC_PROTECTION if path == prefix or path.startswith(prefix)]
     matches = [m for m in matches if m != "/" or path == "/"]
@@ -95,7 +83,7 @@ def protection_of(path: str) -> str:
 def route_rows(app: FastAPI) -> list[RouteRow]:
     """One row per (method, path), sorted by path then method."""
     rows: dict[tuple[str, str], RouteRow] = {}
-    for path, methods, route in _routes(app):
+    for path, methods, route in all_routes(app):
         if isinstance(route, APIRoute):
             requirement = route_requirement(route.dependant)
             if requirement is not None:
