@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, case, delete, insert, literal, select, text, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -294,24 +306,37 @@ def refresh_due(
     return len(due)
 
 
-def entries_of(session: Session, person_id: int) -> list[Entry]:
-    rows = session.execute(
-        select(
-            BankEntry.event_id,
-            BankEntry.kind,
-            BankEntry.rule,
-            BankEntry.amount,
-            BankEntry.at,
-            BankEntry.side,
-            BankEntry.effect,
-        )
+# One person's stored entries as the domain reads them, oldest first; ``entries_select`` may carry
+# extra columns after these (the statement adds each entry's event text), ``stored_entry`` reads
+# the first seven.
+ENTRY_COLUMNS = (
+    BankEntry.event_id,
+    BankEntry.kind,
+    BankEntry.rule,
+    BankEntry.amount,
+    BankEntry.at,
+    BankEntry.side,
+    BankEntry.effect,
+)
+_SIDES = {side.value: side for side in Side}
+_EFFECTS = {effect.value: effect for effect in Effect}
+
+
+def entries_select(person_id: int, *extra: Any) -> Select[Any]:
+    return (
+        select(*ENTRY_COLUMNS, *extra)
         .where(BankEntry.person_id == person_id)
         .order_by(BankEntry.at, BankEntry.event_id, BankEntry.rule)
     )
-    return [
-        Entry(event_id, kind, rule, amount, at, Side(side), Effect(effect))
-        for event_id, kind, rule, amount, at, side, effect in rows
-    ]
+
+
+def stored_entry(row: Sequence[Any]) -> Entry:
+    event_id, kind, rule, amount, at, side, effect = row[:7]
+    return Entry(event_id, kind, rule, amount, at, _SIDES[side], _EFFECTS[effect])
+
+
+def entries_of(session: Session, person_id: int) -> list[Entry]:
+    return [stored_entry(row) for row in session.execute(entries_select(person_id))]
 
 
 class AdjustmentError(ValueError):

@@ -18,14 +18,12 @@ from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.bank.rules import (
     LABELS,
     BankConfig,
-    Effect,
     Entry,
-    Side,
     Status,
     running_balances,
     standing,
 )
-from goodwill.bank.service import entries_of, refresh_due
+from goodwill.bank.service import entries_of, entries_select, refresh_due, stored_entry
 from goodwill.config import get_settings
 from goodwill.db import utcnow
 from goodwill.events.model import Event
@@ -97,33 +95,18 @@ def _texts(session: Session, event_ids: list[int]) -> dict[int, str]:
     return found
 
 
-_SIDES = {side.value: side for side in Side}
-_EFFECTS = {effect.value: effect for effect in Effect}
-
-
 def _entries_with_texts(session: Session, person_id: int) -> tuple[list[Entry], dict[int, str]]:
     """``service.entries_of`` and each entry's event text (shortened) in one statement."""
     rows = session.execute(
-        select(
-            BankEntry.event_id,
-            BankEntry.kind,
-            BankEntry.rule,
-            BankEntry.amount,
-            BankEntry.at,
-            BankEntry.side,
-            BankEntry.effect,
-            Event.text,
-        )
-        .outerjoin(Event, Event.id == BankEntry.event_id)
-        .where(BankEntry.person_id == person_id)
-        .order_by(BankEntry.at, BankEntry.event_id, BankEntry.rule)
+        entries_select(person_id, Event.text).outerjoin(Event, Event.id == BankEntry.event_id)
     )
     entries: list[Entry] = []
     texts: dict[int, str] = {}
-    for event_id, kind, rule, amount, at, side, effect, body in rows:
-        entries.append(Entry(event_id, kind, rule, amount, at, _SIDES[side], _EFFECTS[effect]))
-        if event_id not in texts:
-            texts[event_id] = _detail(body)
+    for row in rows:
+        entry = stored_entry(row)
+        entries.append(entry)
+        if entry.event_id not in texts:
+            texts[entry.event_id] = _detail(row[7])
     return entries, texts
 
 
