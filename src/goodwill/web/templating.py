@@ -50,6 +50,9 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     folder = resources.files("goodwill.web") / "templates"
     templates = Jinja2Templates(directory=str(folder))
     env = templates.env
+    # The templates ship with the package and do not change under a running server: without this,
+    # every render stats each template file it uses to see whether it changed.
+    env.auto_reload = False
     tz = settings.business.tz
 
     def local(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
