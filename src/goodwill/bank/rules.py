@@ -269,3 +269,44 @@ def running_balances(
         rows.append((entry, balance))
     closing = balance * decay(last, as_of, config.half_life_days) if last is not None else 0.0
     return rows, closing
+
+
+# Kinds whose entries depend on the person's other events: a question's "unanswered" entry comes
+# at its deadline, after events not yet seen; an answer takes back earlier questions' entries; a
+# resolution is worth more when it answers a recent complaint, after a streak of a given length.
+DEPENDENT_KINDS = frozenset({"question", "question_answered", "complaint_resolved"})
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A stored standing's running totals: what appending an entry starts from."""
+
+    score: float
+    bad_streak: int
+    value_minor: int
+
+
+def appended(
+    event: EventFact, carried: Carried, spend: int, config: BankConfig, as_of: datetime
+) -> tuple[list[Entry], Carried, Status] | None:
+    """One new event that comes after every entry of its person, folded into their stored totals.
+
+    The same entries and standing ``project`` and ``standing`` give over all the person's events,
+    as long as the caller knows every stored entry is older than the event, none is dated in the
+    future, and the totals are up to date. ``spend`` is what the event adds to the person's value
+    (minor units; a refund is negative). None when the event needs the full projection: its kind
+    depends on other events, or it is dated after ``as_of``.
+    """
+    if event.kind in DEPENDENT_KINDS or event.at > as_of:
+        return None
+    entries = project([event], config)
+    score, streak = carried.score, carried.bad_streak
+    for entry in entries:
+        score += score_of(entry.amount, entry.at, config.half_life_days)
+        if entry.effect is Effect.extends:
+            streak += 1
+        elif entry.effect is Effect.answers:
+            streak = 0
+    balance = score * decay(EPOCH, as_of, config.half_life_days)
+    totals = Carried(score, streak, carried.value_minor + spend)
+    return entries, totals, status_for(balance, streak, config)

@@ -21,6 +21,8 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
+    func,
     insert,
     literal,
     select,
@@ -35,10 +37,12 @@ from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.bank.rules import (
     ADJUSTMENT,
     BankConfig,
+    Carried,
     Effect,
     Entry,
     EventFact,
     Side,
+    appended,
     project,
     score_of,
     standing,
@@ -80,6 +84,21 @@ STANDINGS_OF = select(
     _STANDINGS.c.value_minor,
     _STANDINGS.c.next_due_at,
 ).where(_STANDINGS.c.person_id.in_(_IDS))
+# What appending one event to a person starts from: their stored standing, their latest entry and
+# whether the event already has entries (``refresh_appended``).
+APPEND_STATE = select(
+    _STANDINGS.c.score,
+    _STANDINGS.c.bad_streak,
+    _STANDINGS.c.status,
+    _STANDINGS.c.value_minor,
+    _STANDINGS.c.next_due_at,
+    select(func.max(_ENTRIES.c.at))
+    .where(_ENTRIES.c.person_id == _STANDINGS.c.person_id)
+    .correlate(_STANDINGS)
+    .scalar_subquery()
+    .label("last_at"),
+    exists().where(_ENTRIES.c.event_id == bindparam("event", type_=_ENTRIES.c.event_id.type)).label("seen"),
+).where(_STANDINGS.c.person_id == bindparam("person", type_=_STANDINGS.c.person_id.type))
 DELETE_ENTRIES = delete(_ENTRIES).where(_ENTRIES.c.id.in_(_IDS))
 DELETE_STANDINGS = delete(_STANDINGS).where(_STANDINGS.c.person_id.in_(_IDS))
 INSERT_ENTRIES = insert(_ENTRIES)
@@ -243,6 +262,87 @@ def refresh_people(
             session.connection().execute(INSERT_ENTRIES, fresh)
         _write_standings(session, chunk, standings)
     return report
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event its transaction has just stored: what the bank reads of it (an ``Event`` has all)."""
+
+    id: int
+    person_id: int
+    kind: str
+    occurred_at: datetime
+    text: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    order_id: int | None = None
+
+
+def refresh_appended(
+    *,
+    session: Session,
+    event: StoredEvent | Event,
+    config: BankConfig | None = None,
+    currency: str | None = None,
+    now: datetime | None = None,
+) -> RefreshReport:
+    """``refresh_people`` for the one person of an event just stored, without re-projecting their
+    history when the event simply comes last: its entries are appended and folded into the stored
+    standing (``rules.appended``). That holds when the person has a standing with nothing due in the
+    future, every stored entry is older than the event, the event has no entry yet, no order (a
+    cancelled order changes what earlier purchases count for) and a kind that depends on no other
+    event. Otherwise, and for a person without a standing yet, it is ``refresh_people``. The
+    result is the same either way (tests/integration/test_bank_append.py); this way costs a read
+    of one row and at most two writes, whatever the length of the person's history.
+    """
+    config = config or load_bank_config(get_settings())
+    currency = currency or get_settings().business.currency
+    now = now or utcnow()
+    person_id = event.person_id
+    hold_people(session, [person_id])  # before reading, as refresh_people
+    state = None
+    if event.order_id is None:
+        state = session.connection().execute(APPEND_STATE, {"person": person_id, "event": event.id}).first()
+    if state is None or state.seen or state.next_due_at is not None:
+        return refresh_people(
+            session=session, person_ids=[person_id], config=config, currency=currency, now=now
+        )
+    if state.last_at is not None and state.last_at >= event.occurred_at:
+        return refresh_people(
+            session=session, person_ids=[person_id], config=config, currency=currency, now=now
+        )
+    spend = 0
+    if event.kind in ("purchase", "refund") and event.currency == currency and event.amount_minor is not None:
+        spend = event.amount_minor if event.kind == "purchase" else -event.amount_minor
+    text = event.text if event.kind in TEXT_KINDS else None
+    fact = EventFact(event.id, event.kind, event.occurred_at, text)
+    carried = Carried(state.score, state.bad_streak, state.value_minor)
+    folded = appended(fact, carried, spend, config, now)
+    if folded is None:
+        return refresh_people(
+            session=session, person_ids=[person_id], config=config, currency=currency, now=now
+        )
+    entries, totals, status = folded
+    conn = session.connection()
+    if entries:
+        conn.execute(INSERT_ENTRIES, [_entry_row(person_id, entry) for entry in entries])
+    same = math.isclose(state.score, totals.score, rel_tol=1e-12) and (
+        state.bad_streak,
+        state.status,
+        state.value_minor,
+    ) == (totals.bad_streak, status.value, totals.value_minor)
+    if not same:
+        row = {
+            "person_id": person_id,
+            "score": totals.score,
+            "bad_streak": totals.bad_streak,
+            "status": status.value,
+            "value_minor": totals.value_minor,
+            "next_due_at": None,
+            "computed_at": now,
+        }
+        conn.execute(UPSERT_STANDINGS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"], [row])
+    return RefreshReport(added=len(entries), statuses={person_id: status.value})
 
 
 def _write_standings(session: Session, person_ids: list[int], rows: list[dict[str, Any]]) -> None:

@@ -34,9 +34,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from goodwill.bank.config import load_bank_config
-from goodwill.bank.service import refresh_people
+from goodwill.bank.service import StoredEvent, refresh_appended, refresh_people
 from goodwill.config import Settings
 from goodwill.db import UTCDateTime, rows_changed, utcnow
+from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
 from goodwill.loyalty.ledger import (
     LOTS_JSON,
@@ -165,7 +166,7 @@ WITH reward AS (
 SELECT (SELECT id FROM redemption) AS id, (SELECT id FROM entry) AS entry_id,
        (SELECT count(*) FROM draws) AS draws, (SELECT count(*) FROM debit) AS debits,
        (SELECT count(*) FROM stock) AS stock_taken, (SELECT count(*) FROM reward) AS in_stock,
-       (SELECT count(stock) FROM reward) AS stock_kept
+       (SELECT count(stock) FROM reward) AS stock_kept, (SELECT id FROM event) AS event_id
 """).bindparams(
     bindparam("cost", type_=BigInteger()),
     bindparam("ship_to", type_=_R.c.ship_to.type),
@@ -206,7 +207,11 @@ class _Planned:
         )
 
 
-def _write_in_one(session: Session, plan: _Planned) -> Redemption | None:
+# What a write returns: the redemption stored, and its reward_redeemed event (for the bank) if stored.
+_Written = tuple[Redemption, StoredEvent | Event | None]
+
+
+def _write_in_one(session: Session, plan: _Planned) -> _Written | None:
     reward = plan.reward
     made = (
         session.connection()
@@ -245,10 +250,19 @@ def _write_in_one(session: Session, plan: _Planned) -> Redemption | None:
     redemption = plan.redemption(id=made.id)
     make_transient_to_detached(redemption)
     session.add(redemption)
-    return redemption
+    event = None
+    if made.event_id is not None:
+        event = StoredEvent(
+            id=made.event_id,
+            person_id=plan.person_id,
+            kind="reward_redeemed",
+            occurred_at=plan.now,
+            text=reward.name,
+        )
+    return redemption, event
 
 
-def _write_in_steps(session: Session, plan: _Planned) -> Redemption:
+def _write_in_steps(session: Session, plan: _Planned) -> _Written:
     """The writes of REDEMPTION_WRITES one by one (SQLite, where the database lock taken with the
     account's keeps out any twin request, so the insert cannot meet the same key). The stock first:
     if it is gone, the refusal comes before anything is written."""
@@ -272,7 +286,7 @@ def _write_in_steps(session: Session, plan: _Planned) -> Redemption:
     )
     if entry is None:
         raise LoyaltyError(f"redemption {redemption.id} already has a ledger entry")
-    record_event(
+    event, created = record_event(
         session,
         NewEvent(
             person_id=plan.person_id,
@@ -283,7 +297,7 @@ def _write_in_steps(session: Session, plan: _Planned) -> Redemption:
             text=reward.name,
         ),
     )
-    return redemption
+    return redemption, event if created else None
 
 
 def _stored(session: Session, redemption_id: int) -> Redemption:
@@ -401,20 +415,23 @@ def redeem(
         now=now,
     )
     write = _write_in_one if conn.dialect.name == "postgresql" else _write_in_steps
-    redemption = write(session, plan)
-    if redemption is None:  # the unique (person, request_key): a twin got there first after all
+    written = write(session, plan)
+    if written is None:  # the unique (person, request_key): a twin got there first after all
         stored_id = conn.scalar(STORED, {"person": person_id, "request": key})
         if stored_id is None:
             raise LoyaltyError(f"request {key!r} of person {person_id}: neither written nor stored")
         return _replay(_stored(session, stored_id), reward_id)
+    redemption, event = written
     _forget(session, Reward, reward.id)
-    refresh_people(
-        session=session,
-        person_ids=[person_id],
-        config=load_bank_config(settings),
-        currency=settings.business.currency,
-        now=now,
-    )
+    bank = load_bank_config(settings)
+    if event is not None:  # the bank appends the reward_redeemed event to the person's history
+        refresh_appended(
+            session=session, event=event, config=bank, currency=settings.business.currency, now=now
+        )
+    else:
+        refresh_people(
+            session=session, person_ids=[person_id], config=bank, currency=settings.business.currency, now=now
+        )
     return RedeemResult(redemption, created=True)
 
 
