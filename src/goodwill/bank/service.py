@@ -99,6 +99,23 @@ APPEND_STATE = select(
     .label("last_at"),
     exists().where(_ENTRIES.c.event_id == bindparam("event", type_=_ENTRIES.c.event_id.type)).label("seen"),
 ).where(_STANDINGS.c.person_id == bindparam("person", type_=_STANDINGS.c.person_id.type))
+# PostgreSQL: one appended entry and the person's new standing in one statement.
+ENTRY_AND_STANDING = text("""
+WITH entry AS (
+    INSERT INTO bank_entries (person_id, event_id, kind, rule, amount, at, side, effect)
+    VALUES (:entry_person_id, :entry_event_id, :entry_kind, :entry_rule, :entry_amount, :entry_at,
+            :entry_side, :entry_effect)
+)
+INSERT INTO bank_standings (person_id, score, bad_streak, status, value_minor, next_due_at, computed_at)
+VALUES (:person_id, :score, :bad_streak, :status, :value_minor, :next_due_at, :computed_at)
+ON CONFLICT (person_id) DO UPDATE SET score = excluded.score, bad_streak = excluded.bad_streak,
+    status = excluded.status, value_minor = excluded.value_minor, next_due_at = excluded.next_due_at,
+    computed_at = excluded.computed_at
+""").bindparams(
+    bindparam("entry_at", type_=_ENTRIES.c.at.type),
+    bindparam("next_due_at", type_=_STANDINGS.c.next_due_at.type),
+    bindparam("computed_at", type_=_STANDINGS.c.computed_at.type),
+)
 DELETE_ENTRIES = delete(_ENTRIES).where(_ENTRIES.c.id.in_(_IDS))
 DELETE_STANDINGS = delete(_STANDINGS).where(_STANDINGS.c.person_id.in_(_IDS))
 INSERT_ENTRIES = insert(_ENTRIES)
@@ -324,23 +341,30 @@ def refresh_appended(
         )
     entries, totals, status = folded
     conn = session.connection()
-    if entries:
-        conn.execute(INSERT_ENTRIES, [_entry_row(person_id, entry) for entry in entries])
     same = math.isclose(state.score, totals.score, rel_tol=1e-12) and (
         state.bad_streak,
         state.status,
         state.value_minor,
     ) == (totals.bad_streak, status.value, totals.value_minor)
+    row = {
+        "person_id": person_id,
+        "score": totals.score,
+        "bad_streak": totals.bad_streak,
+        "status": status.value,
+        "value_minor": totals.value_minor,
+        "next_due_at": None,
+        "computed_at": now,
+    }
+    if len(entries) == 1 and not same and conn.dialect.name == "postgresql":
+        # The usual case (one entry, a new score): both writes in one statement.
+        [entry] = entries
+        conn.execute(
+            ENTRY_AND_STANDING, row | {f"entry_{k}": v for k, v in _entry_row(person_id, entry).items()}
+        )
+        return RefreshReport(added=1, statuses={person_id: status.value})
+    if entries:
+        conn.execute(INSERT_ENTRIES, [_entry_row(person_id, entry) for entry in entries])
     if not same:
-        row = {
-            "person_id": person_id,
-            "score": totals.score,
-            "bad_streak": totals.bad_streak,
-            "status": status.value,
-            "value_minor": totals.value_minor,
-            "next_due_at": None,
-            "computed_at": now,
-        }
         conn.execute(UPSERT_STANDINGS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"], [row])
     return RefreshReport(added=len(entries), statuses={person_id: status.value})
 
