@@ -28,6 +28,9 @@
    a fresh Idempotency-Key each). Each script counts statuses in wrk's ``response`` hook, so
    anything not 2xx is an error of its kind. The RSS of the uvicorn processes is sampled every
    second.
+6. Alone (``--solo`` seconds each, default 5; 0 skips it): each kind by itself with all the
+   clients, with the server's and PostgreSQL's CPU a request of that kind. Not a goal: it shows
+   which kind costs what.
 
 Prints p50/p95/p99 and throughput per kind and overall, ratios to the references, the memory
 figures and whether the goals hold: p95 < 100 ms for pages, < 50 ms for ingestion (redemption is
@@ -715,6 +718,29 @@ def counted(url: str, run: str) -> dict[str, int]:
     }
 
 
+def solo_phase(
+    args: argparse.Namespace, port: int, workdir: Path, creds: dict[str, Any], server_pids: list[int]
+) -> list[dict[str, Any]]:
+    """After the mix, each kind alone with all the clients: what one request of it costs (server
+    and PostgreSQL CPU), so the mix's figures can be read kind by kind. Not part of the goals."""
+    alone = []
+    for kind in KINDS:
+        before = (cpu_seconds(server_pids), cpu_seconds(postgres_pids()))
+        [result] = run_wrk_group(
+            {kind: args.clients}, port, args.solo, workdir, creds | {"run": creds["run"] + "s"}
+        )
+        spent = (cpu_seconds(server_pids) - before[0], cpu_seconds(postgres_pids()) - before[1])
+        requests = max(result["requests"], 1)
+        alone.append(
+            result
+            | {
+                "server_ms_per_request": 1000 * spent[0] / requests,
+                "postgres_ms_per_request": 1000 * spent[1] / requests,
+            }
+        )
+    return alone
+
+
 def load_phase(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     creds = prepare(url, workdir, samples=20_000)
     creds["run"] = uuid.uuid4().hex[:8]
@@ -749,6 +775,7 @@ def load_phase(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, A
         sampler.halt.set()
         sampler.join()
         server_alive = server.poll() is None
+        alone = solo_phase(args, port, workdir, creds, server_pids) if server_alive and args.solo else []
     finally:
         stop_server(server)
     stored = counted(url, creds["run"])
@@ -795,6 +822,7 @@ def load_phase(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, A
         "plan_items_today": creds["plan_items_today"],
         "reference": {"static": reference, "bare_select": select_ref},
         "kinds": results,
+        "alone": alone,
         "overall": overall,
         "memory": memory,
         "cpu": cpu_ms,
@@ -857,6 +885,18 @@ def show(report: dict[str, Any]) -> None:
         f"no mean latency can be below {c['mean_latency_floor_ms']:.0f} ms (load average after: "
         f"{c['load_average_after']:.1f})"
     )
+    if report["alone"]:
+        say(
+            f"each kind alone afterwards ({report['clients']} clients, "
+            f"{report['alone'][0]['seconds']:.0f} s each; not a goal):"
+        )
+        for r in report["alone"]:
+            say(
+                f"  {r['kind']:8} {r['per_second']:>8.1f}/s  p50 {r['p50_ms']:>7.1f}  "
+                f"p95 {r['p95_ms']:>7.1f} ms  "
+                f"CPU a request: server {r['server_ms_per_request']:.1f} + PostgreSQL "
+                f"{r['postgres_ms_per_request']:.1f} ms  non-2xx {r['non2xx']}"
+            )
     s = report["stored"]
     say(f"stored by this run: {s['events']:,} events, {s['redemptions']:,} redemptions")
     say(f"all goals met: {'yes' if report['all_goals_met'] else 'NO'}")
@@ -872,6 +912,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--clients", type=int, default=20, help="concurrent connections, split over 4 kinds")
     parser.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load first")
+    parser.add_argument(
+        "--solo", type=int, default=5, help="seconds of each kind alone after the mix (0: skip)"
+    )
     parser.add_argument("--workers", type=int, default=0, help="uvicorn workers (default 2 x cores)")
     parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the database for --reuse")
