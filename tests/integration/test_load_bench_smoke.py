@@ -73,7 +73,7 @@ def test_check_report_catches_an_inconsistent_report() -> None:
 def test_load_bench_runs_on_tiny_data() -> None:
     assert shutil.which("wrk"), "the load benchmark needs Debian's wrk (apt-get install wrk)"
     command = [sys.executable, str(BENCH), "--people", "500", "--events", "5000", "--duration", "3",
-               "--warmup", "2", "--clients", "4", "--workers", "2", "--pg-admin", admin_url(),
+               "--warmup", "2", "--clients", "4", "--workers", "2", "--solo", "1", "--pg-admin", admin_url(),
                "--json"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -82,6 +82,11 @@ def test_load_bench_runs_on_tiny_data() -> None:
     assert report["people"] == 500 and report["events"] == 5000
     assert report["build_seconds"] > 0 and "bank rebuild" in report["build_phases"]
     check_report(report, clients=4, workers=2)
+    assert [r["kind"] for r in report["alone"]] == ["person", "today", "ingest", "redeem"]
+    for alone in report["alone"]:
+        assert alone["requests"] > 0 and alone["non2xx"] == 0, alone
+        assert alone["server_ms_per_request"] > 0, alone
+    assert "each kind alone afterwards" in done.stderr
     assert "all goals met:" in done.stderr  # the human-readable report went to stderr
     with psycopg.connect(admin_url()) as conn:  # not kept: the scratch database was dropped
         left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (report["database"],)).fetchone()
