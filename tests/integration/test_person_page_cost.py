@@ -35,10 +35,10 @@ from goodwill.people import service as people
 from goodwill.people.privacy import erase_person
 from goodwill.people.service import PersonRecord
 
-# Measured: 15 on both backends (session, person, timeline, consent, emails, purchase totals, facts,
-# bank statement 2, insights 3, loyalty 3). The margin leaves room for one planned addition (the
-# timeline's complaint-visibility filter); anything more is a regression to look at.
-PAGE_STATEMENTS = 17
+# Measured: 14 on both backends (session, person with purchase totals, timeline, complaint
+# visibility, bank statement, consent, emails, facts, insights 3, loyalty 3). Anything more is a
+# regression to look at.
+PAGE_STATEMENTS = 14
 KINDS = ("visit", "question", "praise", "complaint", "complaint_resolved", "late_delivery")
 
 
@@ -221,6 +221,23 @@ def test_the_person_page_costs_a_fixed_small_number_of_statements(db: Database) 
     assert max(counts.values()) <= PAGE_STATEMENTS, (
         f"the person page runs {counts} statements, more than {PAGE_STATEMENTS}"
     )
+
+
+def test_the_person_and_their_totals_read_together_match_the_separate_reads(db: Database) -> None:
+    settings = settings_for(db)
+    busy = seed_person(db, settings, "Zoe", scale=2)
+    with db.transaction() as s:
+        [empty], _ = people.resolve_people(s, [PersonRecord(name="Nobody", email="nobody@x.test")])
+    for pid in (busy, empty):
+        for currency in ("USD", "EUR"):
+            with db.reading() as s:
+                person, totals = people.person_with_totals(s, pid, currency=currency)
+                assert person is people.get_person(s, pid)
+                assert totals == people.purchase_totals(s, pid, currency=currency)
+    with db.reading() as s:
+        for missing in (empty + 1000, -1, 2**63):
+            with pytest.raises(people.PersonNotFound, match=f"no person with id or email '{missing}'"):
+                people.person_with_totals(s, missing, currency="USD")
 
 
 @pytest.mark.parametrize("basis", ["points", "spend"])

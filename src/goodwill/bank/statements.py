@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from goodwill.bank.rules import (
     running_balances,
     standing,
 )
-from goodwill.bank.service import entries_of, entries_select, refresh_due, stored_entry
+from goodwill.bank.service import ENTRY_COLUMNS, entries_of, refresh_due, stored_entry
 from goodwill.config import get_settings
 from goodwill.db import utcnow
 from goodwill.events.model import Event
@@ -95,11 +95,18 @@ def _texts(session: Session, event_ids: list[int]) -> dict[int, str]:
     return found
 
 
+# ``service.entries_select`` with each entry's event text, built once with a bound person id.
+ENTRIES_WITH_TEXTS = (
+    select(*ENTRY_COLUMNS, Event.text)
+    .outerjoin(Event, Event.id == BankEntry.event_id)
+    .where(BankEntry.person_id == bindparam("person_id"))
+    .order_by(BankEntry.at, BankEntry.event_id, BankEntry.rule)
+)
+
+
 def _entries_with_texts(session: Session, person_id: int) -> tuple[list[Entry], dict[int, str]]:
     """``service.entries_of`` and each entry's event text (shortened) in one statement."""
-    rows = session.execute(
-        entries_select(person_id, Event.text).outerjoin(Event, Event.id == BankEntry.event_id)
-    )
+    rows = session.execute(ENTRIES_WITH_TEXTS, {"person_id": person_id})
     entries: list[Entry] = []
     texts: dict[int, str] = {}
     for row in rows:

@@ -8,8 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, text, update
+from sqlalchemy import and_, bindparam, case, func, select, text, true, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from goodwill.db import MAX_ID, among, as_utc, insert_ignoring_duplicates, matching, utcnow
 from goodwill.events.model import Event
@@ -350,28 +351,32 @@ def consents_in_force(
     return found
 
 
+# One person's reads, built once with a bound person id: the person page runs them all, and building
+# a statement per call (and SQLAlchemy working out its cache key again) was much of their cost.
+_PERSON_ID: BindParameter[int] = bindparam("person_id")
+CONSENT_HISTORY = (
+    select(ConsentChange)
+    .where(ConsentChange.person_id == _PERSON_ID)
+    .order_by(ConsentChange.at.desc(), ConsentChange.id.desc())
+)
+FACTS = select(Fact).where(Fact.person_id == _PERSON_ID).order_by(Fact.id)
+EMAILS = (
+    select(PersonIdentity.value)
+    .where(PersonIdentity.person_id == _PERSON_ID, PersonIdentity.namespace == "email")
+    .order_by(PersonIdentity.id)
+)
+
+
 def consent_history(session: Session, person_id: int) -> list[ConsentChange]:
-    return list(
-        session.scalars(
-            select(ConsentChange)
-            .where(ConsentChange.person_id == person_id)
-            .order_by(ConsentChange.at.desc(), ConsentChange.id.desc())
-        ).all()
-    )
+    return list(session.scalars(CONSENT_HISTORY, {"person_id": person_id}).all())
 
 
 def facts(session: Session, person_id: int) -> list[Fact]:
-    return list(session.scalars(select(Fact).where(Fact.person_id == person_id).order_by(Fact.id)).all())
+    return list(session.scalars(FACTS, {"person_id": person_id}).all())
 
 
 def emails(session: Session, person_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(PersonIdentity.value)
-            .where(PersonIdentity.person_id == person_id, PersonIdentity.namespace == "email")
-            .order_by(PersonIdentity.id)
-        ).all()
-    )
+    return list(session.scalars(EMAILS, {"person_id": person_id}).all())
 
 
 @dataclass(frozen=True)
@@ -383,23 +388,31 @@ class PurchaseTotals:
     last_order_at: datetime | None
 
 
+_PURCHASE = Event.kind == "purchase"
+_IN_CURRENCY = Event.currency == bindparam("currency")
+# Built once: ``counts_as_spend`` makes a fresh alias of the orders table per call, whose columns
+# SQLAlchemy rebuilt on every page view.
+PURCHASE_TOTALS = select(
+    func.count(case((_PURCHASE, 1))),
+    func.min(case((_PURCHASE, Event.occurred_at))),
+    func.max(case((_PURCHASE, Event.occurred_at))),
+    func.coalesce(func.sum(case((and_(_PURCHASE, _IN_CURRENCY), Event.amount_minor))), 0),
+    func.coalesce(func.sum(case((and_(Event.kind == "refund", _IN_CURRENCY), Event.amount_minor))), 0),
+).where(Event.person_id == _PERSON_ID, Event.kind.in_(("purchase", "refund")), counts_as_spend())
+
+
 def purchase_totals(session: Session, person_id: int, *, currency: str) -> PurchaseTotals:
     """Purchases (cancelled orders are never purchases) and spend net of refunds, in ``currency``.
 
     Amounts in other currencies are not converted (Goodwill keeps no exchange rates); they are
     left out of ``total_spent`` but still count as orders.
     """
-    purchase = Event.kind == "purchase"
-    in_currency = Event.currency == currency
-    orders, first, last, spent, refunded = session.execute(
-        select(
-            func.count(case((purchase, 1))),
-            func.min(case((purchase, Event.occurred_at))),
-            func.max(case((purchase, Event.occurred_at))),
-            func.coalesce(func.sum(case((and_(purchase, in_currency), Event.amount_minor))), 0),
-            func.coalesce(func.sum(case((and_(Event.kind == "refund", in_currency), Event.amount_minor))), 0),
-        ).where(Event.person_id == person_id, Event.kind.in_(("purchase", "refund")), counts_as_spend())
-    ).one()
+    row = session.execute(PURCHASE_TOTALS, {"person_id": person_id, "currency": currency}).one()
+    return _totals(row, currency)
+
+
+def _totals(row: Sequence[Any], currency: str) -> PurchaseTotals:
+    orders, first, last, spent, refunded = row
     return PurchaseTotals(
         orders=int(orders),
         total_spent=to_decimal(int(spent or 0) - int(refunded or 0), currency),
@@ -407,6 +420,25 @@ def purchase_totals(session: Session, person_id: int, *, currency: str) -> Purch
         first_order_at=as_utc(first),
         last_order_at=as_utc(last),
     )
+
+
+# The person and their ``purchase_totals`` in one statement (the aggregate always has one row).
+_TOTALS = PURCHASE_TOTALS.subquery("totals")
+PERSON_WITH_TOTALS = select(Person, *_TOTALS.c).join(_TOTALS, true()).where(Person.id == bindparam("id"))
+
+
+def person_with_totals(session: Session, person_id: int, *, currency: str) -> tuple[Person, PurchaseTotals]:
+    """``get_person`` by id and ``purchase_totals``, read together (the person page shows both)."""
+    row = (
+        session.execute(
+            PERSON_WITH_TOTALS, {"id": person_id, "person_id": person_id, "currency": currency}
+        ).first()
+        if 0 <= person_id <= MAX_ID
+        else None
+    )
+    if row is None:
+        raise PersonNotFound(f"no person with id or email {str(person_id)!r}")
+    return row[0], _totals(row[1:], currency)
 
 
 def person_summary(session: Session, person: Person, *, currency: str) -> dict[str, Any]:

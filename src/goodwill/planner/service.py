@@ -11,10 +11,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, Select, func, insert, select
+from sqlalchemy import Row, Select, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from goodwill.campaigns.model import Campaign
@@ -215,7 +216,7 @@ def moments_for_person(session: Session, *, person_id: int, day: date, settings:
 def plan_view(session: Session, day: date, *, default_zone: str = "UTC") -> dict[str, Any]:
     """The stored plan of ``day`` as plain data: the CLI's ``--json`` and the API."""
     items = _items_view(session, day, default_zone)
-    held = session.execute(_holdout_rows(day)).all()
+    held = session.execute(_HOLDOUT_ROWS, {"day": day}).all()
     planned, skipped = _runs_view(session, day)
     return {
         "date": day.isoformat(),
@@ -236,8 +237,8 @@ def plan_page_view(
     ``plan_view``'s ``holdout`` would have, and ``holdout`` is its first ``holdout_shown`` entries.
     """
     items = _items_view(session, day, default_zone)
-    held = session.execute(_holdout_rows(day).limit(holdout_shown)).all()
-    count = session.scalar(select(func.count()).select_from(PlanHoldout).where(PlanHoldout.day == day))
+    held = session.execute(_HOLDOUT_SHOWN, {"day": day, "shown": holdout_shown}).all()
+    count = session.scalar(_HOLDOUT_COUNT, {"day": day})
     planned, skipped = _runs_view(session, day)
     return {
         "date": day.isoformat(),
@@ -249,16 +250,35 @@ def plan_page_view(
     }
 
 
+# The page's statements, built once with bind parameters: building them per request (and letting
+# SQLAlchemy work out their cache keys again) was a good part of the Today page's CPU.
+_PLAN_RUNS = cast(Table, PlanRun.__table__)
+_HOLDOUTS = cast(Table, PlanHoldout.__table__)
+_PEOPLE = cast(Table, Person.__table__)
+# A campaign's run on the same day has its own page; the day's view is the daily plan's.
+_LATEST_RUN = (
+    select(_PLAN_RUNS.c.skipped)
+    .where(
+        _PLAN_RUNS.c.day == bindparam("day"),
+        _PLAN_RUNS.c.id.not_in(select(Campaign.run_id).where(Campaign.run_id.is_not(None))),
+    )
+    .order_by(_PLAN_RUNS.c.id.desc())
+    .limit(1)
+)
+_HOLDOUT_COUNT = select(func.count()).select_from(_HOLDOUTS).where(_HOLDOUTS.c.day == bindparam("day"))
+
+_HOLDOUT_ROWS: Select[int, str, str, str] = (
+    select(_HOLDOUTS.c.person_id, _HOLDOUTS.c.moment, _HOLDOUTS.c.evidence, _PEOPLE.c.name)
+    .join(_PEOPLE, _PEOPLE.c.id == _HOLDOUTS.c.person_id)
+    .where(_HOLDOUTS.c.day == bindparam("day"))
+    .order_by(_HOLDOUTS.c.person_id)
+)
+_HOLDOUT_SHOWN = _HOLDOUT_ROWS.limit(bindparam("shown"))
+
+
 def _runs_view(session: Session, day: date) -> tuple[bool, dict[str, int]]:
     """Whether ``day`` was planned, and who its latest daily run left out and why."""
-    # A campaign's run on the same day has its own page; the day's view is the daily plan's.
-    campaign_runs = select(Campaign.run_id).where(Campaign.run_id.is_not(None))
-    latest = session.execute(
-        select(PlanRun.skipped)
-        .where(PlanRun.day == day, PlanRun.id.not_in(campaign_runs))
-        .order_by(PlanRun.id.desc())
-        .limit(1)
-    ).first()
+    latest = session.execute(_LATEST_RUN, {"day": day}).first()
     skipped: dict[str, int] = {"no_consent": 0, "cap": 0, "cooldown": 0, "capacity": 0}
     if latest is not None:
         # Each run reports the people it looked at; the latest run's view of who was left out stands.
@@ -266,83 +286,90 @@ def _runs_view(session: Session, day: date) -> tuple[bool, dict[str, int]]:
     return latest is not None, skipped
 
 
-def _holdout_rows(day: date) -> Select[int, str, str, str]:
-    return (
-        select(PlanHoldout.person_id, PlanHoldout.moment, PlanHoldout.evidence, Person.name)
-        .join(Person, Person.id == PlanHoldout.person_id)
-        .where(PlanHoldout.day == day)
-        .order_by(PlanHoldout.person_id)
-    )
-
-
 def _holdout_view(row: Row[int, str, str, str]) -> dict[str, Any]:
     person_id, moment, evidence, name = row
     return {"person": {"id": person_id, "name": name}, "moment": moment, "evidence": evidence}
 
 
-def _items_view(session: Session, day: date, default_zone: str) -> list[dict[str, Any]]:
+@cache
+def _items_statement() -> Select[Any]:
+    """The day's items with their person, note and praised staff member (built on first use: the
+    notes package imports the planner)."""
     from goodwill.notes.model import Note
 
+    items = cast(Table, PlanItem.__table__)
+    notes = cast(Table, Note.__table__)
+    users = cast(Table, User.__table__)
     # Columns, not ORM entities: the page reads each row once, and building ~300 tracked objects
     # per request cost more than the queries themselves (the Today page under load).
-    rows = session.execute(
+    return (
         select(
-            PlanItem.person_id,
-            PlanItem.moment,
-            PlanItem.evidence,
-            PlanItem.channel,
-            PlanItem.priority,
-            PlanItem.reason,
-            PlanItem.by_manager,
-            PlanItem.window_start,
-            PlanItem.window_end,
-            PlanItem.status,
-            Person.name,
-            Person.preferred_name,
-            Note.id,
-            Note.status,
-            User.name,
-            Person.time_zone,
+            items.c.person_id,
+            items.c.moment,
+            items.c.evidence,
+            items.c.channel,
+            items.c.priority,
+            items.c.reason,
+            items.c.by_manager,
+            items.c.window_start,
+            items.c.window_end,
+            items.c.status,
+            _PEOPLE.c.name,
+            _PEOPLE.c.preferred_name,
+            notes.c.id,
+            notes.c.status,
+            users.c.name,
+            _PEOPLE.c.time_zone,
         )
-        .join(Person, Person.id == PlanItem.person_id)
-        .outerjoin(Note, Note.plan_item_id == PlanItem.id)
-        .outerjoin(User, User.id == PlanItem.staff_id)
-        .where(PlanItem.day == day)
-        .order_by(PlanItem.priority.desc(), PlanItem.person_id)
-    ).all()
-    return [
-        {
-            "person": {"id": person_id, "name": name, "preferred_name": preferred},
-            "moment": moment,
-            "evidence": evidence,
-            "channel": channel,
-            "priority": priority,
-            "reason": reason,
-            "by_manager": by_manager,
-            "praised_staff": staff_name,
-            "window": _window(window_start, window_end, zone or default_zone),
-            "status": status,
-            "note": {"id": note_id, "status": note_status} if note_id else None,
-        }
-        for (
-            person_id,
-            moment,
-            evidence,
-            channel,
-            priority,
-            reason,
-            by_manager,
-            window_start,
-            window_end,
-            status,
-            name,
-            preferred,
-            note_id,
-            note_status,
-            staff_name,
-            zone,
-        ) in rows
-    ]
+        .join(_PEOPLE, _PEOPLE.c.id == items.c.person_id)
+        .outerjoin(notes, notes.c.plan_item_id == items.c.id)
+        .outerjoin(users, users.c.id == items.c.staff_id)
+        .where(items.c.day == bindparam("day"))
+        .order_by(items.c.priority.desc(), items.c.person_id)
+    )
+
+
+def _items_view(session: Session, day: date, default_zone: str) -> list[dict[str, Any]]:
+    rows = session.execute(_items_statement(), {"day": day}).all()
+    # Most people share a handful of windows (same hours, same zone): each is worked out once.
+    windows: dict[tuple[datetime | None, datetime | None, str], dict[str, str] | None] = {}
+    found: list[dict[str, Any]] = []
+    for (
+        person_id,
+        moment,
+        evidence,
+        channel,
+        priority,
+        reason,
+        by_manager,
+        window_start,
+        window_end,
+        status,
+        name,
+        preferred,
+        note_id,
+        note_status,
+        staff_name,
+        zone,
+    ) in rows:
+        key = (window_start, window_end, zone or default_zone)
+        window = windows[key] if key in windows else windows.setdefault(key, _window(*key))
+        found.append(
+            {
+                "person": {"id": person_id, "name": name, "preferred_name": preferred},
+                "moment": moment,
+                "evidence": evidence,
+                "channel": channel,
+                "priority": priority,
+                "reason": reason,
+                "by_manager": by_manager,
+                "praised_staff": staff_name,
+                "window": window,
+                "status": status,
+                "note": {"id": note_id, "status": note_status} if note_id else None,
+            }
+        )
+    return found
 
 
 def _window(start: datetime | None, end: datetime | None, zone: str) -> dict[str, str] | None:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from goodwill.db import hold_transaction_lock, utcnow
 from goodwill.people.model import normalise_email
 from goodwill.team.model import User
-from goodwill.team.service import user_for_api_token
-from goodwill.web.model import LoginFailure, WebSession
+from goodwill.team.service import TOKEN_USE_RESOLUTION, token_hash
+from goodwill.web.model import ApiToken, LoginFailure, WebSession
 from goodwill.web.security import new_token, sha256_hex
 
 SESSION_COOKIE = "goodwill_session"
@@ -69,21 +69,39 @@ def end_session(session: Session, token: str | None) -> None:
         session.execute(delete(WebSession).where(WebSession.token_hash == sha256_hex(token)))
 
 
+# Every request reads its caller: both statements are built once, with bound values, so SQLAlchemy
+# finds them compiled instead of building and keying them again per request.
+SESSION_USER = (
+    select(User, WebSession.csrf_token)
+    .join(WebSession, WebSession.user_id == User.id)
+    .where(WebSession.token_hash == bindparam("token_hash"), WebSession.expires_at > bindparam("now"))
+)
+TOKEN_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def principal_for_session(session: Session, token: str) -> Principal | None:
-    row = session.execute(
-        select(WebSession, User)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == sha256_hex(token), WebSession.expires_at > utcnow())
-    ).first()
-    if row is None or not row[1].active:
+    row = session.execute(SESSION_USER, {"token_hash": sha256_hex(token), "now": utcnow()}).first()
+    if row is None or not row[0].active:
         return None
-    web_session, user = row
-    return _principal(user, "session", web_session.csrf_token)
+    user, csrf_token = row
+    return _principal(user, "session", csrf_token)
 
 
 def principal_for_bearer(session: Session, token: str) -> Principal | None:
-    user = user_for_api_token(session=session, token=token)
-    return _principal(user, "token") if user is not None else None
+    """``team.service.user_for_api_token`` (the active owner, noting when the token was last used),
+    reading the token and its owner in one statement."""
+    row = session.execute(TOKEN_USER, {"token_hash": token_hash(token)}).first()
+    if row is None or not row[1].active:
+        return None
+    api_token, user = row
+    now = utcnow()
+    if api_token.last_used_at is None or now - api_token.last_used_at > TOKEN_USE_RESOLUTION:
+        api_token.last_used_at = now
+    return _principal(user, "token")
 
 
 def _failure_keys(ip: str, email: str) -> list[str]:

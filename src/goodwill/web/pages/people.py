@@ -69,7 +69,7 @@ def people_list(
 def profile(
     request: Request, person_id: int, session: DbSession, settings: AppSettings, who: PeopleReader
 ) -> Response:
-    person = people.get_person(session, person_id)
+    person, totals = people.person_with_totals(session, person_id, currency=settings.business.currency)
     events, next_before_id = timeline(session, person_id, limit=TIMELINE_PAGE)
     bank = statement(
         session=session, person_ref=person_id, config=load_bank_config(settings), tz=settings.business.tz
@@ -87,7 +87,7 @@ def profile(
         "nav": "people",
         "person": person,
         "emails": people.emails(session, person_id),
-        "totals": people.purchase_totals(session, person_id, currency=settings.business.currency),
+        "totals": totals,
         "facts": people.facts(session, person_id),
         "consent": people.consent_in_force(consent_history),
         "consent_history": consent_history,
