@@ -182,7 +182,12 @@ def _serve(cfg: Settings, host: str | None, port: int | None, workers: int) -> N
     # SERVER_OPTIONS keeps the access log off (paths can hold customers' link tokens); the
     # test_asvs_logs tests run a real server with the same options.
     uvicorn.run(
-        "goodwill.web.app:create_app", factory=True, host=host, port=port, workers=workers, **SERVER_OPTIONS
+        "goodwill.web.app:create_served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **SERVER_OPTIONS,
     )
 
 

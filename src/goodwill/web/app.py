@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from importlib import resources
 from typing import Any
 
@@ -57,4 +58,18 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount(
         "/static", StaticFiles(directory=str(resources.files("goodwill.web") / "static")), name="static"
     )
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """``create_app`` for a ``goodwill serve`` worker process, whose heap it then freezes.
+
+    Everything alive once the app is built (routes, mappers, compiled statements, templates, the
+    imported libraries) lives as long as the process; ``gc.freeze`` takes it out of the collector's
+    full passes, which otherwise walk all of it again while requests allocate rows by the hundred
+    (bench/README.md, load). Tests build many apps in one process, so only the server does this.
+    """
+    app = create_app()
+    gc.collect()
+    gc.freeze()
     return app
