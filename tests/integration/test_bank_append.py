@@ -121,7 +121,7 @@ def test_appending_leaves_what_a_full_refresh_would(
     assert 0 < len(fallbacks) <= 25
 
 
-def test_an_event_that_already_has_entries_is_refreshed_in_full(db: Database) -> None:
+def test_an_event_a_refresh_has_covered_already_writes_nothing(db: Database) -> None:
     with db.transaction() as s:
         person = Person(name="Twice", email="twice@example.com", kind="customer")
         s.add(person)

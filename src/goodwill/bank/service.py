@@ -306,11 +306,15 @@ def refresh_appended(
     """``refresh_people`` for the one person of an event just stored, without re-projecting their
     history when the event simply comes last: its entries are appended and folded into the stored
     standing (``rules.appended``). That holds when the person has a standing with nothing due in the
-    future, every stored entry is older than the event, the event has no entry yet, no order (a
-    cancelled order changes what earlier purchases count for) and a kind that depends on no other
-    event. Otherwise, and for a person without a standing yet, it is ``refresh_people``. The
-    result is the same either way (tests/integration/test_bank_append.py); this way costs a read
-    of one row and at most two writes, whatever the length of the person's history.
+    future, every stored entry is older than the event, no order (a cancelled order changes what
+    earlier purchases count for) and a kind that depends on no other event. Otherwise, and for a
+    person without a standing yet, it is ``refresh_people``. The result is the same either way
+    (tests/integration/test_bank_append.py); this way costs a read of one row and at most two
+    writes, whatever the length of the person's history.
+
+    Call it once the transaction has stored the event and refreshed any other event it stored for
+    the person. An event that has entries already was covered by a refresh since it was stored
+    (a loyalty bonus refreshes its person in the same transaction): nothing is written then.
     """
     config = config or load_bank_config(get_settings())
     currency = currency or get_settings().business.currency
@@ -320,7 +324,11 @@ def refresh_appended(
     state = None
     if event.order_id is None:
         state = session.connection().execute(APPEND_STATE, {"person": person_id, "event": event.id}).first()
-    if state is None or state.seen or state.next_due_at is not None:
+    if state is not None and state.seen:
+        # A refresh after the event was stored has covered it already (a loyalty bonus's
+        # ``points_earned`` event refreshes the person in the same transaction, for one).
+        return RefreshReport(statuses={person_id: state.status})
+    if state is None or state.next_due_at is not None:
         return refresh_people(
             session=session, person_ids=[person_id], config=config, currency=currency, now=now
         )
