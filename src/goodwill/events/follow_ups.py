@@ -9,14 +9,25 @@ idempotent (a complaint per event, kudos per event), so running them twice chang
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
 
 
-def after_new_events(session: Session, *, event_ids: Sequence[int], settings: Settings) -> None:
+def after_new_events(
+    session: Session,
+    *,
+    event_ids: Sequence[int],
+    settings: Settings,
+    kinds: Collection[str] | None = None,
+) -> None:
+    """Open complaints, close resolved ones and route praise for these new events.
+
+    ``kinds``: the kinds among these events, when the caller knows them; a step with none of its
+    kind to handle is then skipped, without a statement. Without it each step looks the events up.
+    """
     if not event_ids:
         return
     # Imported here: both packages build on events, which must not import them at module load.
@@ -24,6 +35,9 @@ def after_new_events(session: Session, *, event_ids: Sequence[int], settings: Se
     from goodwill.complaints.service import open_for_events
     from goodwill.team.kudos import route_praise
 
-    open_for_events(session, event_ids=event_ids, settings=settings)
-    close_for_events(session, event_ids=event_ids)
-    route_praise(session, event_ids=event_ids, settings=settings)
+    if kinds is None or "complaint" in kinds:
+        open_for_events(session, event_ids=event_ids, settings=settings)
+    if kinds is None or "complaint_resolved" in kinds:
+        close_for_events(session, event_ids=event_ids)
+    if kinds is None or "praise" in kinds:
+        route_praise(session, event_ids=event_ids, settings=settings)

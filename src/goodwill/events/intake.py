@@ -10,18 +10,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.rules import BankConfig
-from goodwill.bank.service import refresh_people
+from goodwill.bank.service import refresh_appended
 from goodwill.config import Settings, get_settings
 from goodwill.db import utcnow
 from goodwill.events.follow_ups import after_new_events
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
-from goodwill.loyalty.awards import award_events
+from goodwill.loyalty.awards import award_new_events
 from goodwill.money import AmountError, parse_amount
-from goodwill.people.model import Person, kind_for_first_event
+from goodwill.people.model import Person, PersonKind, kind_for_first_event
 from goodwill.people.service import PersonRecord, mark_customers, resolve_people
 from goodwill.team.service import UserNotFound, get_user
 
@@ -63,7 +64,7 @@ def record_incoming(
     A new event also earns (or takes back) loyalty points when the program is on (``settings``,
     by default this process's), in the same transaction.
     """
-    person_id = _person(session, incoming, source)
+    person_id, customer = _person(session, incoming, source)
     amount_minor: int | None = None
     event_currency: str | None = None
     if incoming.amount is not None:
@@ -97,23 +98,25 @@ def record_incoming(
         ),
     )
     if created:
-        if incoming.kind == "purchase":
+        if incoming.kind == "purchase" and not customer:
             mark_customers(session, [person_id])
         settings = settings or get_settings()
         if settings.loyalty.enabled:
-            award_events(session, event_ids=[event.id], now=utcnow(), settings=settings)
-        after_new_events(session, event_ids=[event.id], settings=settings)
-        refresh_people(session=session, person_ids=[person_id], config=bank, currency=currency)
+            award_new_events(session, events=[event], now=utcnow(), settings=settings)
+        after_new_events(session, event_ids=[event.id], settings=settings, kinds={event.kind})
+        refresh_appended(session=session, event=event, config=bank, currency=currency)
     return event, created
 
 
-def _person(session: Session, incoming: IncomingEvent, source: str) -> int:
+def _person(session: Session, incoming: IncomingEvent, source: str) -> tuple[int, bool]:
+    """The event's person, and whether they are known to be a customer already."""
     if incoming.person_id is not None:
-        if session.get(Person, incoming.person_id) is None:
+        stored = session.scalar(select(Person.kind).where(Person.id == incoming.person_id))
+        if stored is None:
             raise EventFieldError("person_id", f"no person with id {incoming.person_id}")
-        return incoming.person_id
+        return incoming.person_id, stored == PersonKind.customer.value
     kind = kind_for_first_event(incoming.kind)
-    [person_id], _ = resolve_people(
+    [person_id], created = resolve_people(
         session, [PersonRecord(name=incoming.name, email=incoming.email, kind=kind.value)], source=source
     )
-    return person_id
+    return person_id, bool(created) and kind == PersonKind.customer

@@ -53,6 +53,7 @@ __all__ = [
     "award_all",
     "award_dates",
     "award_events",
+    "award_new_events",
     "load_rules",
     "load_rules_checked",
     "refresh_tiers",
@@ -124,10 +125,16 @@ def _processed_before(session: Session, events: list[Event]) -> set[int]:
     return found
 
 
-def _mark_unearned(session: Session, events: list[Event], now: datetime) -> None:
-    """Record the events just processed that earned nothing, so no later pass awards them."""
+def _mark_unearned(
+    session: Session, events: list[Event], now: datetime, *, earned: set[int] | None = None
+) -> None:
+    """Record the events just processed that earned nothing, so no later pass awards them.
+
+    ``earned``: the events with an earn, when the caller knows them all (events new in this
+    transaction: only this pass can have written their earns); otherwise they are read."""
     processed = [event for event in events if event.kind in EARNING_KINDS]
-    earned = _processed_before(session, processed)
+    if earned is None:
+        earned = _processed_before(session, processed)
     rows = [{"event_id": e.id, "processed_at": now} for e in processed if e.id not in earned]
     insert_ignoring_duplicates(session, cast(Table, UnearnedEvent.__table__), rows)
 
@@ -184,15 +191,36 @@ def award_events(
     """
     if not settings.loyalty.enabled:
         return AwardReport()
-    events = _load_events(session, event_ids)
+    return _award(session, _load_events(session, event_ids), now=now, settings=settings, new=False)
+
+
+def award_new_events(
+    session: Session, *, events: Sequence[Event], now: datetime, settings: Settings
+) -> AwardReport:
+    """``award_events`` for events this transaction has just stored, given as the rows themselves.
+
+    Nothing is read back: events of a kind that neither earns nor takes back points cost no
+    statement at all, and as nothing can have been processed yet for an event no other transaction
+    can see, the "processed before" reads and the entry key checks are left out (the entry insert
+    still ignores a key written before).
+    """
+    if not settings.loyalty.enabled:
+        return AwardReport()
+    kinds = EARNING_KINDS + REVERSING_KINDS
+    chosen = sorted((e for e in events if e.kind in kinds), key=lambda e: (e.occurred_at, e.id))
+    return _award(session, chosen, now=now, settings=settings, new=True)
+
+
+def _award(
+    session: Session, events: list[Event], *, now: datetime, settings: Settings, new: bool
+) -> AwardReport:
     if not events:
         return AwardReport()
     hold_bulk_lock(session, shared=True)  # never alongside a bulk job (see hold_bulk_lock)
-    run = AwardRun(session, settings, now, load_rules(session, config=settings.loyalty))
-    run.know({event.person_id for event in events})
+    run = AwardRun(session, settings, now, load_rules(session, config=settings.loyalty), fresh=new)
     orders = {event.order_id for event in events if event.order_id is not None}
     cancelled = _cancelled_orders(session, orders)
-    earned = _processed_before(session, events)
+    earned = set() if new else _processed_before(session, events)
     to_earn = [event for event in events if event.id not in earned and event.kind in EARNING_KINDS]
     referred_by = {e.id: _referred(run, e) for e in to_earn if e.kind == "referral"}
     # Every account this pass may write is locked first, in person id order (see ``AwardRun.hold``).
@@ -203,6 +231,7 @@ def award_events(
         for person_id in people:
             joining[person_id] = min(joining.get(person_id, event.occurred_at), event.occurred_at)
     run.hold(joining, {event.person_id for event in events})
+    run.know({event.person_id for event in events})  # the tiers the locks did not read already
     for event in to_earn:
         if event.kind == "purchase":
             _purchase(run, event, cancelled)
@@ -236,7 +265,7 @@ def award_events(
     for part in taken:
         run.report.reversed_points += part.points
         run.touched.add(part.person_id)
-    _mark_unearned(session, to_earn, now)
+    _mark_unearned(session, to_earn, now, earned=run.earned_events if new else None)
     return run.finish()
 
 

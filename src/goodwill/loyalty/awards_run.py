@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.config import load_bank_config
@@ -24,7 +24,7 @@ from goodwill.events.service import NewEvent, record_event
 from goodwill.insights.model import InsightScore
 from goodwill.loyalty.awards_tiers import refresh_tiers
 from goodwill.loyalty.config import EarnRuleConfig, LoyaltyConfig
-from goodwill.loyalty.ledger import add_lot, hold_account
+from goodwill.loyalty.ledger import ACCOUNT_IF_MISSING, account_row, add_lot, hold_account
 from goodwill.loyalty.model import EntryKind, LoyaltyAccount, LoyaltyEntry, LoyaltyRuleOverride
 from goodwill.loyalty.rules import (
     capped,
@@ -40,6 +40,12 @@ from goodwill.loyalty.rules import (
 from goodwill.loyalty.tiers import multiplier_for, tier_named
 
 BONUS_SOURCE = "loyalty"  # the source of points_earned events; their source_id is the entry key
+
+_ACCOUNTS = cast(Table, LoyaltyAccount.__table__)
+# PostgreSQL: ``ledger.hold_account``'s lock, reading the tier along; and its insert, saying
+# whether it created the account.
+_HOLD_TIER = select(_ACCOUNTS.c.tier).where(_ACCOUNTS.c.person_id == bindparam("person_id")).with_for_update()
+_CREATE_ACCOUNT = ACCOUNT_IF_MISSING["postgresql"].returning(_ACCOUNTS.c.person_id)
 
 
 @dataclass
@@ -97,21 +103,28 @@ class AwardRun:
     segments: dict[int, str | None] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
     bonus_people: set[int] = field(default_factory=set)
+    # The events are new in this transaction: no earn of theirs can exist yet (no key check).
+    fresh: bool = False
+    earned_events: set[int] = field(default_factory=set)  # events this pass wrote an earn for
+    segments_read: set[int] = field(default_factory=set)
 
     @property
     def config(self) -> LoyaltyConfig:
         return self.settings.loyalty
 
     def know(self, person_ids: set[int]) -> None:
-        """Load the stored tier (and RFM segment, if a rule asks) of people not seen yet."""
+        """Load the stored tier (and RFM segment, if a rule asks) of people not seen yet (``hold``
+        reads the tiers of the accounts it locks on PostgreSQL)."""
         new = sorted(person_ids - self.tiers.keys())
         for condition in matching(self.session, LoyaltyAccount.person_id, new):
             stmt = select(LoyaltyAccount.person_id, LoyaltyAccount.tier).where(condition)
             self.tiers.update({pid: tier for pid, tier in self.session.execute(stmt)})
         if any(rule.segments for rule in self.rules):
-            for condition in matching(self.session, InsightScore.person_id, new):
+            unread = sorted(person_ids - self.segments_read)
+            for condition in matching(self.session, InsightScore.person_id, unread):
                 stmt = select(InsightScore.person_id, InsightScore.segment).where(condition)
                 self.segments.update({pid: segment for pid, segment in self.session.execute(stmt)})
+            self.segments_read.update(unread)
         for person_id in new:
             self.tiers.setdefault(person_id, "")
 
@@ -122,18 +135,25 @@ class AwardRun:
         missing yet is created as ``add_lot`` would, joined then); ``others``: people whose existing
         account may change (reversals). Two passes over the same people in different orders then
         wait for each other instead of deadlocking on PostgreSQL; on SQLite the first write takes
-        the database lock.
+        the database lock. On PostgreSQL the lock reads each account's tier too (for ``know``).
         """
         postgres = self.session.get_bind().dialect.name == "postgresql"
         for person_id in sorted(joining.keys() | others):
-            if person_id in joining:
-                hold_account(self.session, person_id=person_id, now=joining[person_id].astimezone(UTC))
-            elif postgres:
-                self.session.execute(
-                    select(LoyaltyAccount.person_id)
-                    .where(LoyaltyAccount.person_id == person_id)
-                    .with_for_update()
-                )
+            if not postgres:
+                if person_id in joining:
+                    hold_account(self.session, person_id=person_id, now=joining[person_id].astimezone(UTC))
+                continue
+            # ``hold_account`` and ``know`` in one: the lock reads the tier (the first one seen wins).
+            conn = self.session.connection()
+            tier = conn.execute(_HOLD_TIER, {"person_id": person_id}).scalar()
+            if tier is None and person_id in joining:
+                row = account_row(person_id, joining[person_id].astimezone(UTC))
+                created = conn.execute(_CREATE_ACCOUNT, row).first() is not None
+                # Created: the new row is this transaction's until it ends. Else a racing insert
+                # won (and committed): lock theirs.
+                tier = "" if created else conn.execute(_HOLD_TIER, {"person_id": person_id}).scalar_one()
+            if tier is not None:
+                self.tiers.setdefault(person_id, tier)
 
     def multiplier(self, person_id: int) -> int:
         return multiplier_for(self.config.tiers, self.tiers.get(person_id, ""))
@@ -161,7 +181,8 @@ class AwardRun:
         event_id: int | None,
     ) -> None:
         """One earn through the rule's limits and caps into a lot; bonuses also become an event."""
-        if self.session.scalar(select(LoyaltyEntry.id).where(LoyaltyEntry.key == key)) is not None:
+        stored = select(LoyaltyEntry.id).where(LoyaltyEntry.key == key)
+        if not self.fresh and self.session.scalar(stored) is not None:
             return  # awarded before
         tz = self.settings.business.tz
         on = local_day(at, tz)
@@ -198,6 +219,8 @@ class AwardRun:
         )
         if entry is None:
             return
+        if event_id is not None:
+            self.earned_events.add(event_id)
         self.report.earned_entries += 1
         self.report.points += points
         self.touched.add(person_id)
@@ -226,5 +249,12 @@ class AwardRun:
                 now=self.now,
             )
         if self.touched:
-            refresh_tiers(self.session, now=self.now, settings=self.settings, person_ids=sorted(self.touched))
+            # Every pass runs under the bulk lock already (shared for events, whole for dates).
+            refresh_tiers(
+                self.session,
+                now=self.now,
+                settings=self.settings,
+                person_ids=sorted(self.touched),
+                bulk_lock_held=True,
+            )
         return self.report

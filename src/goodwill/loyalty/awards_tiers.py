@@ -171,16 +171,23 @@ WHERE loyalty_accounts.person_id = moved.person_id AND (moved.move IN ('up', 'do
 
 
 def refresh_tiers(
-    session: Session, *, now: datetime, settings: Settings, person_ids: Sequence[int] | None = None
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    person_ids: Sequence[int] | None = None,
+    bulk_lock_held: bool = False,
 ) -> int:
     """Move members (these, or everyone) to the tier their measure gives under the downgrade policy
     (``tiers.next_state``, here as one set-based UPDATE; the tests prove they agree); returns how
-    many changed (tier, since or kept-until)."""
+    many changed (tier, since or kept-until). ``bulk_lock_held``: the caller's transaction holds
+    ``hold_bulk_lock`` already, as this call would take it (an awarding pass)."""
     config = settings.loyalty
     if person_ids is not None and not person_ids:
         return 0
     # An UPDATE of every account is a bulk job; of some accounts, a live pass (see hold_bulk_lock).
-    hold_bulk_lock(session, shared=person_ids is not None)
+    if not bulk_lock_held:
+        hold_bulk_lock(session, shared=person_ids is not None)
     params: dict[str, Any] = {"currency": settings.business.currency}
     sql = _refresh_sql(session, config, person_ids, params)
     times = {

@@ -101,7 +101,8 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _account_row(person_id: int, at: datetime, balance: int = 0, issued: int = 0) -> dict[str, Any]:
+def account_row(person_id: int, at: datetime, balance: int = 0, issued: int = 0) -> dict[str, Any]:
+    """A ``loyalty_accounts`` row as a new account (or a credit folded into one) is written."""
     return {
         "person_id": person_id,
         "joined_at": at,
@@ -203,14 +204,14 @@ def _write_draws(session: Session, entry_id: int, draws: dict[int, int], sign: i
 
 def ensure_account(session: Session, *, person_id: int, now: datetime) -> LoyaltyAccount:
     """The person's account, created (balance 0) if missing; safe when two transactions race."""
-    insert_ignoring_duplicates(session, _A, [_account_row(person_id, now)])
+    insert_ignoring_duplicates(session, _A, [account_row(person_id, now)])
     stmt = select(LoyaltyAccount).where(LoyaltyAccount.person_id == person_id)
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
 
 def lock_account(session: Session, *, person_id: int, now: datetime) -> LoyaltyAccount:
     """``ensure_account`` and hold the account until the transaction ends (see the module notes)."""
-    insert_ignoring_duplicates(session, _A, [_account_row(person_id, now)])  # on SQLite: the write lock
+    insert_ignoring_duplicates(session, _A, [account_row(person_id, now)])  # on SQLite: the write lock
     stmt = select(LoyaltyAccount).where(LoyaltyAccount.person_id == person_id).with_for_update()
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
@@ -238,7 +239,7 @@ def hold_account(session: Session, *, person_id: int, now: datetime) -> None:
     conn, dialect = session.connection(), _dialect(session)
     if dialect == "postgresql" and conn.execute(HOLD_ACCOUNT, {"person_id": person_id}).first() is not None:
         return
-    conn.execute(ACCOUNT_IF_MISSING[dialect], _account_row(person_id, now))
+    conn.execute(ACCOUNT_IF_MISSING[dialect], account_row(person_id, now))
     if dialect == "postgresql":
         conn.execute(HOLD_ACCOUNT, {"person_id": person_id}).one()
 
@@ -340,7 +341,7 @@ def add_lot(
         },
     )
     if entry is not None:
-        _credit(session, [_account_row(person_id, at, points, points)])
+        _credit(session, [account_row(person_id, at, points, points)])
     return entry
 
 
@@ -437,7 +438,7 @@ def give_back(
     )
     if entry is not None:
         _write_draws(session, entry.id, merged, -1)
-        _credit(session, [_account_row(person_id, at, total, 0)])
+        _credit(session, [account_row(person_id, at, total, 0)])
         _settle(session, person_id=person_id, given_back=merged, back=entry, at=at)
     return entry
 
@@ -576,7 +577,7 @@ def expire_held(session: Session, *, now: datetime, person_ids: Sequence[int]) -
         expired += remaining
     if draws:
         session.execute(_D.insert(), draws)
-        _credit(session, [_account_row(person, now, -points) for person, points in debits.items()])
+        _credit(session, [account_row(person, now, -points) for person, points in debits.items()])
     return expired
 
 
