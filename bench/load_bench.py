@@ -590,6 +590,24 @@ def postgres_pids() -> list[int]:
     return found
 
 
+def postgres_cpu_seconds() -> float:
+    """PostgreSQL's CPU so far, monotonic: every postgres process's own, plus what the postmaster's
+    exited children used (its cutime and cstime), so backends that end between two readings still
+    count. Summing only the live processes lost them, and gave negative figures."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    pids = set(postgres_pids())
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if int(fields[1]) not in pids:  # the postmaster: its parent is not a postgres process
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
+    return total / ticks
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -725,11 +743,11 @@ def solo_phase(
     and PostgreSQL CPU), so the mix's figures can be read kind by kind. Not part of the goals."""
     alone = []
     for kind in KINDS:
-        before = (cpu_seconds(server_pids), cpu_seconds(postgres_pids()))
+        before = (cpu_seconds(server_pids), postgres_cpu_seconds())
         [result] = run_wrk_group(
             {kind: args.clients}, port, args.solo, workdir, creds | {"run": creds["run"] + "s"}
         )
-        spent = (cpu_seconds(server_pids) - before[0], cpu_seconds(postgres_pids()) - before[1])
+        spent = (cpu_seconds(server_pids) - before[0], postgres_cpu_seconds() - before[1])
         requests = max(result["requests"], 1)
         alone.append(
             result
@@ -765,13 +783,12 @@ def load_phase(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, A
         select_ref = bare_select(url, people_ids, 2000)
         sampler = RssSampler(server.pid)
         sampler.start()
-        server_pids, pg_pids = [server.pid, *descendants(server.pid)], postgres_pids()
-        cpu_before = (cpu_seconds(server_pids), cpu_seconds(pg_pids))
+        server_pids = [server.pid, *descendants(server.pid)]
+        cpu_before = (cpu_seconds(server_pids), postgres_cpu_seconds())
         started = time.perf_counter()
         results = run_wrk_group(split_clients(args.clients), port, args.duration, workdir, creds)
         wall = time.perf_counter() - started
-        # PostgreSQL backends of this run's connections started after the first list: take both.
-        cpu = (cpu_seconds(server_pids) - cpu_before[0], cpu_seconds(postgres_pids()) - cpu_before[1])
+        cpu = (cpu_seconds(server_pids) - cpu_before[0], postgres_cpu_seconds() - cpu_before[1])
         sampler.halt.set()
         sampler.join()
         server_alive = server.poll() is None
