@@ -281,10 +281,11 @@ def redeem(
         raise HTTPException(
             428, f"send an {HEADER} header (any unique string) so a retry cannot redeem twice"
         )
-    person_or_404(session, body.person_id)
+    erased = members.erased_or_not(session, person_id=body.person_id)
     ship_to = catalogue.ShipTo(**body.ship_to.model_dump()) if body.ship_to else None
     try:
-        members.refuse_erased(session, person_id=body.person_id)
+        if erased:
+            raise ledger.Refused(members.ERASED_CODE, members.ERASED_WORDS)
         result = redeeming.redeem(
             session,
             person_id=body.person_id,

@@ -14,14 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
+from goodwill.db import MAX_ID
 from goodwill.loyalty.ledger import LoyaltyError, Refused, ensure_account
 from goodwill.loyalty.links import CustomerLink, customer_link
 from goodwill.loyalty.model import LoyaltyAccount
+from goodwill.people.model import Person
 from goodwill.people.privacy import erasure_recorded
+from goodwill.people.service import PersonNotFound
 
 ERASED_CODE = "person_erased"
 ERASED_WORDS = "This person was erased: their points can no longer be used and no link can be made."
@@ -44,6 +47,23 @@ class Birthday:
 def is_erased(session: Session, *, person_id: int) -> bool:
     """True if the person was erased (their erasure record exists)."""
     return bool(session.scalar(select(erasure_recorded(person_id))))
+
+
+_ERASED_OR_NOT = select(erasure_recorded(Person.id)).where(
+    Person.id == bindparam("person", type_=BigInteger())
+)
+
+
+def erased_or_not(session: Session, *, person_id: int) -> bool:
+    """Whether the person was erased, in one read; ``PersonNotFound`` (404 on the API) for nobody.
+
+    For a redemption, which needs both answers: the person exists, and may still redeem."""
+    found = (
+        session.execute(_ERASED_OR_NOT, {"person": person_id}).first() if 0 <= person_id <= MAX_ID else None
+    )
+    if found is None:
+        raise PersonNotFound(f"no person with id or email '{person_id}'")
+    return bool(found[0])
 
 
 def refuse_erased(session: Session, *, person_id: int) -> None:
