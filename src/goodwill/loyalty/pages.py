@@ -208,7 +208,15 @@ def _measure(basis: str, person: Any, start: Any, now: Any) -> ScalarSelect[Any]
     taken_back = (
         select(func.coalesce(func.sum(-reversal.c.points), 0))
         .select_from(_E.join(reversal, reversal.c.reverses_id == _E.c.id))
-        .where(*earns, reversal.c.kind == EntryKind.reverse.value, reversal.c.points < 0)
+        # A reversal is always the earn's person's (ledger.reverse_earn, _settle): saying so lets
+        # PostgreSQL find the reversals by person instead of scanning them all (11 ms a person
+        # page at 1M people).
+        .where(
+            *earns,
+            reversal.c.person_id == person,
+            reversal.c.kind == EntryKind.reverse.value,
+            reversal.c.points < 0,
+        )
         .scalar_subquery()
     )
     return select(earned - taken_back).scalar_subquery()
