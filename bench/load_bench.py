@@ -565,17 +565,22 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name: [1] is the parent, [11:15] utime, stime, cutime, cstime."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU of these processes so far (exited ones count as 0)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        fields = stat_fields(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_pids() -> list[int]:
@@ -594,18 +599,16 @@ def postgres_cpu_seconds() -> float:
     """PostgreSQL's CPU so far, monotonic: every postgres process's own, plus what the postmaster's
     exited children used (its cutime and cstime), so backends that end between two readings still
     count. Summing only the live processes lost them, and gave negative figures."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
     pids = set(postgres_pids())
+    total = 0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        fields = stat_fields(pid)
+        if fields is None:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
         if int(fields[1]) not in pids:  # the postmaster: its parent is not a postgres process
             total += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
-    return total / ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cmdline(pid: int) -> str:

@@ -8,12 +8,11 @@ bound; the load harness measures the CPU.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
+from statement_count import counting
 from test_web_client import add_user, make_client, token_for
 
 from goodwill.config import load_settings
@@ -29,20 +28,6 @@ from goodwill.team.model import Kudos
 # before the new-event path purchase 26/27, visit 15, praise 24, review 36/37, complaint 18; after it
 # 15/13, 10, 20, 26/25, 14. Each bound is one above; the bank's part (a third) is its own business.
 BOUNDS = {"purchase": 16, "visit": 11, "praise": 21, "review": 27, "complaint": 15}
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def body(kind: str, person_id: int, n: int, **extra: Any) -> dict[str, Any]:

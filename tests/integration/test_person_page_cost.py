@@ -10,13 +10,11 @@ measures the CPU.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from statement_count import counting
 from test_web_client import logged_in_agent
 
 from goodwill.bank.config import load_bank_config
@@ -40,20 +38,6 @@ from goodwill.people.service import PersonRecord
 # regression to look at.
 PAGE_STATEMENTS = 14
 KINDS = ("visit", "question", "praise", "complaint", "complaint_resolved", "late_delivery")
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def settings_for(db: Database, **loyalty: Any) -> Settings:

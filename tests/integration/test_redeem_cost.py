@@ -8,11 +8,8 @@ load bench (bench/load_bench.py) measures the CPU; a replay must cost less and w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
+from statement_count import counting
 from test_web_client import add_user, make_client, token_for
 
 from goodwill.config import load_settings
@@ -26,20 +23,6 @@ from goodwill.loyalty.rewards import RewardInput, create_reward
 # stored answer; 10 after. SQLite (its writes one by one, see redemption._write_in_steps): 18.
 # One above each.
 BOUND = {"sqlite": 19, "postgresql": 11}
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_one_redemption_costs_a_fixed_small_number_of_statements(db: Database) -> None:
