@@ -13,9 +13,11 @@ from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from goodwill.bank.model import BankEntry
+from goodwill.bank.service import refresh_appended, refresh_people
 from goodwill.config import Settings, load_settings
 from goodwill.db import Database
 from goodwill.events.model import Event
+from goodwill.events.service import NewEvent, record_event
 from goodwill.outbox.model import Message, MessageAttempt
 from goodwill.outbox.service import retry_failed
 from goodwill.outbox.worker import Worker, WorkerReport
@@ -510,6 +512,18 @@ def test_a_failing_bank_refresh_never_undoes_a_delivery_the_provider_accepted(
     monkeypatch.setattr("goodwill.outbox.worker.refresh_bank", broken_refresh)
     settings = make_settings(db, smtp, sms)
     ann = add_person(db, "Ann Lee", email="ann@example.com")
+    with db.transaction() as s:  # a bank standing, which the failed refresh leaves behind
+        record_event(
+            s,
+            NewEvent(
+                person_id=ann,
+                kind="purchase",
+                occurred_at=NOON - timedelta(days=3),
+                source="t",
+                source_id="1",
+            ),
+        )
+        refresh_people(session=s, person_ids=[ann], now=NOON - timedelta(days=3))
     mid = queue(db, ann, "email", "Dear Ann,\n\nThank you for your second order.\n\nRosa")
     report = run(db, settings)
     assert report.sent == 1 and len(smtp.received) == 1
@@ -519,3 +533,16 @@ def test_a_failing_bank_refresh_never_undoes_a_delivery_the_provider_accepted(
         assert s.scalars(select(Event.kind).where(Event.source_id == f"message:{mid}")).all() == [
             "appreciation_sent"
         ]
+    # Her standing is marked for a full refresh: the next event's append must not build on figures
+    # that miss the delivery (it would leave the delivery out of her bank until a rebuild).
+    with db.transaction() as s:
+        praise, _ = record_event(
+            s,
+            NewEvent(
+                person_id=ann, kind="praise", occurred_at=NOON + timedelta(hours=1), source="t", source_id="2"
+            ),
+        )
+        refresh_appended(session=s, event=praise, now=NOON + timedelta(hours=2))
+    with db.reading() as s:
+        rules = sorted(s.scalars(select(BankEntry.rule).where(BankEntry.person_id == ann)))
+    assert rules == ["appreciation_sent", "praise", "purchase"]

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -421,6 +422,23 @@ def _entry_row(person_id: int, entry: Entry) -> dict[str, Any]:
         "side": entry.side.value,
         "effect": entry.effect.value,
     }
+
+
+MARK_STALE = (
+    update(_STANDINGS)
+    .where(
+        _STANDINGS.c.person_id == bindparam("person", type_=_STANDINGS.c.person_id.type),
+        or_(_STANDINGS.c.next_due_at.is_(None), _STANDINGS.c.next_due_at > bindparam("now")),
+    )
+    .values(next_due_at=bindparam("now"))
+)
+
+
+def mark_stale(session: Session, person_id: int, now: datetime) -> None:
+    """The person's stored standing may miss an event (its refresh failed): due for a full refresh
+    now. ``refresh_appended`` then refreshes them in full instead of building on the stored
+    figures, and so does ``refresh_due``."""
+    session.connection().execute(MARK_STALE, {"person": person_id, "now": now})
 
 
 def refresh_due(

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from goodwill.bank.service import mark_stale
 from goodwill.config import Settings
 from goodwill.db import Database, utcnow
 from goodwill.outbox import service
@@ -266,6 +267,13 @@ class Worker:
                         item.message_id,
                         item.person_id,
                     )
+                    # Their next refresh must be a full one: an append would build on a standing
+                    # that misses this delivery. Best effort too: the delivery's record comes first.
+                    try:
+                        with session.begin_nested():
+                            mark_stale(session, item.person_id, self.clock())
+                    except Exception:
+                        log.exception("marking person %s's bank for a full refresh failed", item.person_id)
         if done:
             report.sent += 1
         else:
