@@ -11,16 +11,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from statement_count import counting
 from test_web_client import add_user, make_client, token_for
 
+from goodwill.bank.service import refresh_people
 from goodwill.config import load_settings
 from goodwill.db import Database, utcnow
 from goodwill.events.follow_ups import after_new_events
 from goodwill.events.model import Event
 from goodwill.loyalty.awards import award_events
-from goodwill.loyalty.model import LoyaltyAccount, LoyaltyEntry, UnearnedEvent
+from goodwill.loyalty.model import LoyaltyAccount, LoyaltyDraw, LoyaltyEntry, UnearnedEvent
 from goodwill.people.model import Person
 from goodwill.team.model import Kudos
 
@@ -111,3 +112,27 @@ def test_the_new_event_path_leaves_nothing_for_the_full_one(db: Database) -> Non
         after_new_events(s, event_ids=ids, settings=settings)
     assert report.earned_entries == 0 and report.points == 0 and report.reversed_points == 0
     assert state() == before
+    # The bank: a full refresh of everyone finds nothing to change after the appends.
+    with db.transaction() as s:
+        people = list(s.scalars(select(Person.id)))
+        refreshed = refresh_people(session=s, person_ids=people)
+    assert (refreshed.added, refreshed.removed, refreshed.changed) == (0, 0, 0)
+
+    # Loyalty: the id-based path, run from an empty ledger over the same events, earns exactly what
+    # the new-event path did (so no earn was lost or marked unearned by mistake). Rolled back.
+    def ledger(s: Any) -> list[Any]:
+        return sorted(
+            s.execute(
+                select(
+                    LoyaltyEntry.person_id, LoyaltyEntry.kind, LoyaltyEntry.points, LoyaltyEntry.key,
+                    LoyaltyEntry.rule, LoyaltyEntry.event_id,
+                )
+            )
+        )  # fmt: skip
+
+    with db.reading() as s:
+        earned = ledger(s)
+        for table in (LoyaltyDraw, LoyaltyEntry, UnearnedEvent, LoyaltyAccount):
+            s.execute(delete(table))
+        award_events(s, event_ids=ids, now=utcnow(), settings=settings)
+        assert ledger(s) == earned
