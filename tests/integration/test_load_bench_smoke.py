@@ -91,3 +91,33 @@ def test_load_bench_runs_on_tiny_data() -> None:
     with psycopg.connect(admin_url()) as conn:  # not kept: the scratch database was dropped
         left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (report["database"],)).fetchone()
     assert left is None
+
+
+@pytest.mark.slow
+def test_request_cost_measures_every_kind_on_a_kept_database() -> None:
+    """bench/request_cost.py on a tiny database kept by the load bench: a line per kind, each with
+    a positive CPU figure and the statements a request (no timing asserted)."""
+    build = [sys.executable, str(BENCH), "--people", "300", "--events", "3000", "--build-only",
+             "--pg-admin", admin_url(), "--json"]  # fmt: skip
+    built = subprocess.run(build, capture_output=True, text=True, timeout=900, check=False)
+    assert built.returncode == 0, built.stderr[-4000:]
+    name = json.loads(built.stdout)["database"]
+    try:
+        cost = [
+            sys.executable,
+            str(BENCH.parent / "request_cost.py"),
+            name,
+            "-n",
+            "3",
+            "--pg-admin",
+            admin_url(),
+        ]
+        done = subprocess.run(cost, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr[-4000:]
+        lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
+        assert sorted(lines) == ["ingest", "person", "redeem", "today"], done.stdout
+        for kind, fields in lines.items():
+            assert float(fields[2]) > 0 and float(fields[-1]) >= 1, (kind, fields)
+    finally:
+        with psycopg.connect(admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
