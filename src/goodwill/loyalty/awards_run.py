@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.config import load_bank_config
@@ -24,7 +24,7 @@ from goodwill.events.service import NewEvent, record_event
 from goodwill.insights.model import InsightScore
 from goodwill.loyalty.awards_tiers import refresh_tiers
 from goodwill.loyalty.config import EarnRuleConfig, LoyaltyConfig
-from goodwill.loyalty.ledger import ACCOUNT_IF_MISSING, account_row, add_lot, hold_account
+from goodwill.loyalty.ledger import add_lot, hold_account
 from goodwill.loyalty.model import EntryKind, LoyaltyAccount, LoyaltyEntry, LoyaltyRuleOverride
 from goodwill.loyalty.rules import (
     capped,
@@ -40,12 +40,6 @@ from goodwill.loyalty.rules import (
 from goodwill.loyalty.tiers import multiplier_for, tier_named
 
 BONUS_SOURCE = "loyalty"  # the source of points_earned events; their source_id is the entry key
-
-_ACCOUNTS = cast(Table, LoyaltyAccount.__table__)
-# PostgreSQL: ``ledger.hold_account``'s lock, reading the tier along; and its insert, saying
-# whether it created the account.
-_HOLD_TIER = select(_ACCOUNTS.c.tier).where(_ACCOUNTS.c.person_id == bindparam("person_id")).with_for_update()
-_CREATE_ACCOUNT = ACCOUNT_IF_MISSING["postgresql"].returning(_ACCOUNTS.c.person_id)
 
 
 @dataclass
@@ -137,22 +131,15 @@ class AwardRun:
         wait for each other instead of deadlocking on PostgreSQL; on SQLite the first write takes
         the database lock. On PostgreSQL the lock reads each account's tier too (for ``know``).
         """
-        postgres = self.session.get_bind().dialect.name == "postgresql"
         for person_id in sorted(joining.keys() | others):
-            if not postgres:
-                if person_id in joining:
-                    hold_account(self.session, person_id=person_id, now=joining[person_id].astimezone(UTC))
-                continue
-            # ``hold_account`` and ``know`` in one: the lock reads the tier (the first one seen wins).
-            conn = self.session.connection()
-            tier = conn.execute(_HOLD_TIER, {"person_id": person_id}).scalar()
-            if tier is None and person_id in joining:
-                row = account_row(person_id, joining[person_id].astimezone(UTC))
-                created = conn.execute(_CREATE_ACCOUNT, row).first() is not None
-                # Created: the new row is this transaction's until it ends. Else a racing insert
-                # won (and committed): lock theirs.
-                tier = "" if created else conn.execute(_HOLD_TIER, {"person_id": person_id}).scalar_one()
-            if tier is not None:
+            joined = joining.get(person_id)
+            tier = hold_account(
+                self.session,
+                person_id=person_id,
+                now=(joined or self.now).astimezone(UTC),
+                create=joined is not None,
+            )
+            if tier is not None:  # PostgreSQL: the lock read it, so ``know`` need not
                 self.tiers.setdefault(person_id, tier)
 
     def multiplier(self, person_id: int) -> int:

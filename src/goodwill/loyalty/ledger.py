@@ -101,8 +101,7 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def account_row(person_id: int, at: datetime, balance: int = 0, issued: int = 0) -> dict[str, Any]:
-    """A ``loyalty_accounts`` row as a new account (or a credit folded into one) is written."""
+def _account_row(person_id: int, at: datetime, balance: int = 0, issued: int = 0) -> dict[str, Any]:
     return {
         "person_id": person_id,
         "joined_at": at,
@@ -204,44 +203,53 @@ def _write_draws(session: Session, entry_id: int, draws: dict[int, int], sign: i
 
 def ensure_account(session: Session, *, person_id: int, now: datetime) -> LoyaltyAccount:
     """The person's account, created (balance 0) if missing; safe when two transactions race."""
-    insert_ignoring_duplicates(session, _A, [account_row(person_id, now)])
+    insert_ignoring_duplicates(session, _A, [_account_row(person_id, now)])
     stmt = select(LoyaltyAccount).where(LoyaltyAccount.person_id == person_id)
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
 
 def lock_account(session: Session, *, person_id: int, now: datetime) -> LoyaltyAccount:
     """``ensure_account`` and hold the account until the transaction ends (see the module notes)."""
-    insert_ignoring_duplicates(session, _A, [account_row(person_id, now)])  # on SQLite: the write lock
+    insert_ignoring_duplicates(session, _A, [_account_row(person_id, now)])  # on SQLite: the write lock
     stmt = select(LoyaltyAccount).where(LoyaltyAccount.person_id == person_id).with_for_update()
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
 
 # PostgreSQL's row lock alone; ``hold_account`` creates the account only when this finds nothing.
-HOLD_ACCOUNT = select(_A.c.person_id).where(_A.c.person_id == bindparam("person_id")).with_for_update()
+HOLD_ACCOUNT = select(_A.c.tier).where(_A.c.person_id == bindparam("person_id")).with_for_update()
 ACCOUNT_IF_MISSING = {
     "postgresql": postgresql.insert(_A).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(_A).on_conflict_do_nothing(),
 }
+_CREATE_ACCOUNT = ACCOUNT_IF_MISSING["postgresql"].returning(_A.c.person_id)  # a row if it created one
 
 
 def _dialect(session: Session) -> str:
     return "postgresql" if _is_postgres(session) else "sqlite"
 
 
-def hold_account(session: Session, *, person_id: int, now: datetime) -> None:
+def hold_account(session: Session, *, person_id: int, now: datetime, create: bool = True) -> str | None:
     """``lock_account`` without loading the row, for hot paths: one statement when the account exists.
 
-    PostgreSQL: ``SELECT ... FOR UPDATE``, inserting the account first only when that finds nothing
-    (a racing insert of the same account waits on the primary key, then changes nothing). SQLite:
-    the insert-if-missing, which takes the database's write lock. It runs on the session's
-    connection, without an autoflush: flush first if pending ORM objects matter to what follows.
+    PostgreSQL: ``SELECT tier ... FOR UPDATE``; when that finds nothing and ``create`` is on, the
+    account is inserted (then the new row is this transaction's until it ends), or, when a racing
+    insert of the same account won, theirs is locked. Returns the held account's tier as the lock
+    read it ("" for one just created), or None when there is no account and ``create`` is off.
+    SQLite: the insert-if-missing (when ``create``), which takes the database's write lock; nothing
+    is read, so None. It runs on the session's connection, without an autoflush: flush first if
+    pending ORM objects matter to what follows.
     """
     conn, dialect = session.connection(), _dialect(session)
-    if dialect == "postgresql" and conn.execute(HOLD_ACCOUNT, {"person_id": person_id}).first() is not None:
-        return
-    conn.execute(ACCOUNT_IF_MISSING[dialect], account_row(person_id, now))
-    if dialect == "postgresql":
-        conn.execute(HOLD_ACCOUNT, {"person_id": person_id}).one()
+    if dialect == "sqlite":
+        if create:
+            conn.execute(ACCOUNT_IF_MISSING[dialect], _account_row(person_id, now))
+        return None
+    tier: str | None = conn.execute(HOLD_ACCOUNT, {"person_id": person_id}).scalar()
+    if tier is not None or not create:
+        return tier
+    if conn.execute(_CREATE_ACCOUNT, _account_row(person_id, now)).first() is not None:
+        return ""
+    return str(conn.execute(HOLD_ACCOUNT, {"person_id": person_id}).scalar_one())
 
 
 LOCK_ACCOUNTS = (
@@ -341,7 +349,7 @@ def add_lot(
         },
     )
     if entry is not None:
-        _credit(session, [account_row(person_id, at, points, points)])
+        _credit(session, [_account_row(person_id, at, points, points)])
     return entry
 
 
@@ -438,7 +446,7 @@ def give_back(
     )
     if entry is not None:
         _write_draws(session, entry.id, merged, -1)
-        _credit(session, [account_row(person_id, at, total, 0)])
+        _credit(session, [_account_row(person_id, at, total, 0)])
         _settle(session, person_id=person_id, given_back=merged, back=entry, at=at)
     return entry
 
@@ -577,7 +585,7 @@ def expire_held(session: Session, *, now: datetime, person_ids: Sequence[int]) -
         expired += remaining
     if draws:
         session.execute(_D.insert(), draws)
-        _credit(session, [account_row(person, now, -points) for person, points in debits.items()])
+        _credit(session, [_account_row(person, now, -points) for person, points in debits.items()])
     return expired
 
 
