@@ -43,6 +43,7 @@ from goodwill.bank.rules import (
     Entry,
     EventFact,
     Side,
+    Status,
     appended,
     project,
     score_of,
@@ -329,22 +330,14 @@ def refresh_appended(
         # A refresh after the event was stored has covered it already (a loyalty bonus's
         # ``points_earned`` event refreshes the person in the same transaction, for one).
         return RefreshReport(statuses={person_id: state.status})
-    if state is None or state.next_due_at is not None:
-        return refresh_people(
-            session=session, person_ids=[person_id], config=config, currency=currency, now=now
-        )
-    if state.last_at is not None and state.last_at >= event.occurred_at:
-        return refresh_people(
-            session=session, person_ids=[person_id], config=config, currency=currency, now=now
-        )
-    spend = 0
-    if event.kind in ("purchase", "refund") and event.currency == currency and event.amount_minor is not None:
-        spend = event.amount_minor if event.kind == "purchase" else -event.amount_minor
-    text = event.text if event.kind in TEXT_KINDS else None
-    fact = EventFact(event.id, event.kind, event.occurred_at, text)
-    carried = Carried(state.score, state.bad_streak, state.value_minor)
-    folded = appended(fact, carried, spend, config, now)
-    if folded is None:
+    folded = None
+    if (
+        state is not None
+        and state.next_due_at is None  # nothing due in the future, no refresh pending
+        and (state.last_at is None or state.last_at < event.occurred_at)  # the event comes last
+    ):
+        folded = _fold(event, state, config, currency, now)
+    if state is None or folded is None:
         return refresh_people(
             session=session, person_ids=[person_id], config=config, currency=currency, now=now
         )
@@ -376,6 +369,19 @@ def refresh_appended(
     if not same:
         conn.execute(UPSERT_STANDINGS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"], [row])
     return RefreshReport(added=len(entries), statuses={person_id: status.value})
+
+
+def _fold(
+    event: StoredEvent | Event, state: Any, config: BankConfig, currency: str, now: datetime
+) -> tuple[list[Entry], Carried, Status] | None:
+    """``rules.appended`` for a stored event, from the person's stored standing (``APPEND_STATE``)."""
+    spend = 0
+    if event.kind in ("purchase", "refund") and event.currency == currency and event.amount_minor is not None:
+        spend = event.amount_minor if event.kind == "purchase" else -event.amount_minor
+    text = event.text if event.kind in TEXT_KINDS else None
+    fact = EventFact(event.id, event.kind, event.occurred_at, text)
+    carried = Carried(state.score, state.bad_streak, state.value_minor)
+    return appended(fact, carried, spend, config, now)
 
 
 def _write_standings(session: Session, person_ids: list[int], rows: list[dict[str, Any]]) -> None:
