@@ -134,6 +134,10 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def new_session(self) -> Session:
+        """A session not yet connected (no I/O); the caller ends it as ``transaction`` does."""
+        return self._sessions()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit if the block finishes, roll back if it raises. Services never commit themselves."""
