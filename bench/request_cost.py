@@ -7,9 +7,10 @@ On a database kept by ``bench/load_bench.py`` (``--keep``, ``--build-only``), wi
 credentials, rewards and id files as its runs (``load_bench.prepare``): the app is built in this
 process and driven through Starlette's TestClient, 10 unmeasured requests then ``-n`` measured
 ones per kind (person page, Today page, event ingestion, redemption, as in the load bench). Prints,
-per kind, the process's CPU per request (the app and the test client together: the client's share
-is about 1 ms), the wall time and the statements per request. No concurrency and no server: it shows
-what one request costs, to compare before and after a change, back to back on the same machine.
+per kind, the process's CPU per request (the app and the test client together: the client and its
+thread hand-offs cost about 4.5 ms a request, what a 404 costs through it), the wall time and the
+statements per request. No concurrency and no server: it shows what one request costs, to compare
+before and after a change, back to back on the same machine.
 Under py-spy (``py-spy record -- .venv/bin/python bench/request_cost.py ...``) it gives a profile
 of the requests alone.
 """
