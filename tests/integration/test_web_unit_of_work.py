@@ -9,9 +9,11 @@ to the pool.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi import FastAPI, HTTPException
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from test_web_client import make_client
 
 from goodwill.db import Database
@@ -72,9 +74,24 @@ def test_a_request_keeps_its_writes_only_when_its_handler_returns(db: Database) 
 
 @pytest.mark.parametrize("path", ["keep", "refuse", "crash", "duplicate-at-commit"])
 def test_every_ending_returns_the_connection_to_the_pool(db: Database, path: str) -> None:
-    client = make_client(db)
+    # One connection, no overflow, a 1 s wait: a request that kept its connection would make the
+    # next one fail; and each request checks its connection back in itself, not the collector later.
+    small = Database(db.url, pool_size=1, max_overflow=0, pool_timeout=1)
+    moves = {"checkout": 0, "checkin": 0}
+
+    def count(name: str) -> Any:
+        return lambda *_: moves.__setitem__(name, moves[name] + 1)
+
+    event.listen(small.engine, "checkout", count("checkout"))
+    event.listen(small.engine, "checkin", count("checkin"))
+    client = make_client(small)
     _add_routes(client.app)  # type: ignore[arg-type]
     client = type(client)(client.app, base_url=str(client.base_url), raise_server_exceptions=False)
-    for _ in range(12):  # more than the pool holds with its overflow, were any kept checked out
-        client.post(f"/test-uow/{path}")
-    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    expected = {"keep": 200, "refuse": 409, "crash": 500, "duplicate-at-commit": 500}[path]
+    try:
+        for _ in range(5):
+            before = dict(moves)
+            assert client.post(f"/test-uow/{path}").status_code == expected
+            assert moves["checkout"] - before["checkout"] == moves["checkin"] - before["checkin"] == 1, moves
+    finally:
+        small.dispose()

@@ -7,12 +7,12 @@ read back from the app (see ``role_table``) instead of being restated in each ha
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi import routing as fastapi_routing
-from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
@@ -43,20 +43,28 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
 
     ``Database.transaction`` split at its ``yield``: opening a session does no I/O, so it happens on
     the event loop, and the commit (or the rollback, if the handler or a later dependency raised)
-    and the close run in one worker thread. A synchronous generator dependency costs a thread
-    hand-off on the way in and another on the way out, and each hand-off wakes a thread (a few
-    percent of the server's CPU each, bench/README.md, load). The ending is shielded from
-    cancellation (a client that hangs up): the session is always ended and its connection returned.
+    and the close run in one worker thread, outside the shared pool. A synchronous generator
+    dependency costs a thread hand-off on the way in and another on the way out, and each hand-off
+    wakes a thread (a few percent of the server's CPU each, bench/README.md, load). The ending is
+    shielded from cancellation (a client that hangs up): the session is always ended and its
+    connection returned.
     """
     session = request.app.state.database.new_session()
     try:
         yield session
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_end, session, commit=False)
+            await _end_in_thread(session, commit=False)
         raise
     with anyio.CancelScope(shield=True):
-        await run_in_threadpool(_end, session, commit=True)
+        await _end_in_thread(session, commit=True)
+
+
+async def _end_in_thread(session: Session, *, commit: bool) -> None:
+    # Not the shared thread pool: when its threads are all taken by requests waiting for a database
+    # connection, the ending that would give one back must not queue behind them (FastAPI ends
+    # synchronous generator dependencies the same way, with a limiter of their own).
+    await anyio.to_thread.run_sync(partial(_end, session, commit=commit), limiter=anyio.CapacityLimiter(1))
 
 
 def _end(session: Session, *, commit: bool) -> None:
