@@ -122,6 +122,21 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def end_session(session: Session, *, commit: bool) -> None:
+    """The end of a unit of work: commit (rolled back if the commit fails) or roll back, then close."""
+    try:
+        if not commit:
+            session.rollback()
+            return
+        try:
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        session.close()
+
+
 class Database:
     """One engine and its session factory; ``transaction()`` is the unit of work."""
 
@@ -135,7 +150,7 @@ class Database:
         return self.engine.dialect.name
 
     def new_session(self) -> Session:
-        """A session not yet connected (no I/O); the caller ends it as ``transaction`` does."""
+        """A session not yet connected (no I/O); the caller ends it with ``end_session``."""
         return self._sessions()
 
     @contextmanager
@@ -144,12 +159,10 @@ class Database:
         session = self._sessions()
         try:
             yield session
-            session.commit()
         except BaseException:
-            session.rollback()
+            end_session(session, commit=False)
             raise
-        finally:
-            session.close()
+        end_session(session, commit=True)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

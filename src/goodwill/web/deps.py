@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from goodwill.config import Settings
+from goodwill.db import end_session
 from goodwill.team.model import Role
 from goodwill.web.auth import SESSION_COOKIE, Principal, principal_for_bearer, principal_for_session
 from goodwill.web.security import same_secret
@@ -64,22 +65,8 @@ async def _end_in_thread(session: Session, *, commit: bool) -> None:
     # Not the shared thread pool: when its threads are all taken by requests waiting for a database
     # connection, the ending that would give one back must not queue behind them (FastAPI ends
     # synchronous generator dependencies the same way, with a limiter of their own).
-    await anyio.to_thread.run_sync(partial(_end, session, commit=commit), limiter=anyio.CapacityLimiter(1))
-
-
-def _end(session: Session, *, commit: bool) -> None:
-    """Commit (rolled back if the commit fails) or roll back, then close, as ``Database.transaction``."""
-    try:
-        if not commit:
-            session.rollback()
-            return
-        try:
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-    finally:
-        session.close()
+    ending = partial(end_session, session, commit=commit)
+    await anyio.to_thread.run_sync(ending, limiter=anyio.CapacityLimiter(1))
 
 
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
