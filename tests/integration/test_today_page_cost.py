@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from test_web_client import BASE_URL, add_user, login
 
+from goodwill.campaigns import service as campaigns
 from goodwill.config import Settings, load_settings
 from goodwill.db import Database
 from goodwill.events.importers.service import import_events
@@ -159,3 +160,31 @@ def test_the_held_out_count_adds_up_every_daily_run_of_the_day(db: Database, tmp
 
     assert f"<h2>Held out ({rows})</h2>" in page
     assert f'<span class="stat-value">{rows}</span><span class="stat-label">held out</span>' in page
+
+
+def test_a_campaign_held_out_on_the_same_day_is_not_counted(db: Database, tmp_path: Path) -> None:
+    # A campaign's run on the day records its own holdout (``held``) but writes no holdout rows:
+    # the day's count stays the daily runs', as when the rows were counted.
+    _seed_day(db, tmp_path, day=BIG_DAY, people=60, capacity=20)  # ~30 left over by the capacity
+    settings = _settings(db, capacity=20)
+    with db.transaction() as s:
+        draft = campaigns.CampaignDraft(
+            name="Winter thanks", send_on=BIG_DAY, audience={"kind": "customer"}, templates={},
+            channels=("email",), holdout_percent=50,
+        )  # fmt: skip
+        campaign_id = campaigns.create_campaign(s, draft=draft, user_id=None, settings=settings).id
+    with db.transaction() as s:
+        now = datetime.combine(BIG_DAY - timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+        report = campaigns.launch(s, campaign_id=campaign_id, user_id=None, settings=settings, now=now)
+    assert report.holdout > 0, report
+    add_user(db, "max@shop.test", "manager", name="Max Stone")
+    client = TestClient(create_app(_settings(db, capacity=200), db), base_url=BASE_URL)
+    assert login(client, "max@shop.test").status_code == 303
+    with db.reading() as s:
+        rows = s.scalar(select(func.count()).select_from(PlanHoldout).where(PlanHoldout.day == BIG_DAY))
+        all_held = s.scalar(select(func.sum(PlanRun.held)).where(PlanRun.day == BIG_DAY))
+    assert rows and all_held == rows + report.holdout  # the campaign's run is on the day too
+
+    page, _ = _page(db, client, BIG_DAY)
+
+    assert f"<h2>Held out ({rows})</h2>" in page
