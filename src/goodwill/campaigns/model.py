@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Select, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from goodwill.db import Base, BigId, UTCDateTime, utcnow
@@ -89,3 +89,8 @@ class CampaignMember(Base):
         Index("ix_campaign_members_person", "person_id"),
         Index("ix_campaign_members_campaign_assignment", "campaign_id", "assignment"),
     )
+
+
+def campaign_run_ids() -> Select[int | None]:
+    """The plan runs that are campaigns' launches: a daily plan's figures leave them out."""
+    return select(Campaign.run_id).where(Campaign.run_id.is_not(None))

@@ -25,7 +25,7 @@ import pyarrow as pa
 from sqlalchemy import Select, false, literal, select, union
 from sqlalchemy.orm import Session
 
-from goodwill.campaigns.model import Campaign, CampaignMember, CampaignStatus, MemberGroup
+from goodwill.campaigns.model import Campaign, CampaignMember, CampaignStatus, MemberGroup, campaign_run_ids
 from goodwill.planner.model import PlanHoldout, PlanItem
 
 # A SELECT of any columns (Select is generic over its row's column types).
@@ -81,10 +81,6 @@ def campaign_analysis(campaign: Campaign, *, tz: ZoneInfo, window_days: int, now
     )
 
 
-def _campaign_runs() -> AnySelect:
-    return select(Campaign.run_id).where(Campaign.run_id.is_not(None))
-
-
 def days_with_holdout(session: Session, *, since: date, until: date) -> list[date]:
     """Plan days in [since, until] whose daily runs held someone out (campaign runs do not count)."""
     rows = session.scalars(
@@ -92,7 +88,7 @@ def days_with_holdout(session: Session, *, since: date, until: date) -> list[dat
         .where(
             PlanHoldout.day >= since,
             PlanHoldout.day <= until,
-            PlanHoldout.run_id.not_in(_campaign_runs()),
+            PlanHoldout.run_id.not_in(campaign_run_ids()),
         )
         .group_by(PlanHoldout.day)
         .order_by(PlanHoldout.day)
@@ -121,10 +117,10 @@ def _day_members(days: Sequence[date]) -> list[AnySelect]:
     # A date range, not an IN list of every day: the rows of days in between that are not analysed
     # are dropped when the members are keyed to their analysis (``members_table``).
     thanked = select(PlanItem.day, PlanItem.person_id, literal(True).label("treated")).where(
-        PlanItem.day >= low, PlanItem.day <= high, PlanItem.run_id.not_in(_campaign_runs())
+        PlanItem.day >= low, PlanItem.day <= high, PlanItem.run_id.not_in(campaign_run_ids())
     )
     held = select(PlanHoldout.day, PlanHoldout.person_id, literal(False).label("treated")).where(
-        PlanHoldout.day >= low, PlanHoldout.day <= high, PlanHoldout.run_id.not_in(_campaign_runs())
+        PlanHoldout.day >= low, PlanHoldout.day <= high, PlanHoldout.run_id.not_in(campaign_run_ids())
     )
     return [thanked, held]
 

@@ -15,10 +15,10 @@ from functools import cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, insert, select
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from goodwill.campaigns.model import Campaign
+from goodwill.campaigns.model import campaign_run_ids
 from goodwill.config import Settings
 from goodwill.db import hold_transaction_lock
 from goodwill.people.model import Person
@@ -259,27 +259,25 @@ _PLAN_RUNS = cast(Table, PlanRun.__table__)
 _DAILY_RUNS = _PLAN_RUNS.alias("daily_runs")
 _HOLDOUTS = cast(Table, PlanHoldout.__table__)
 _PEOPLE = cast(Table, Person.__table__)
+
+
 # A campaign's run on the same day has its own page; the day's view is the daily plan's.
-_DAILY_RUN = and_(
-    _PLAN_RUNS.c.day == bindparam("day"),
-    _PLAN_RUNS.c.id.not_in(select(Campaign.run_id).where(Campaign.run_id.is_not(None))),
-)
-_LATEST_RUN = select(_PLAN_RUNS.c.skipped).where(_DAILY_RUN).order_by(_PLAN_RUNS.c.id.desc()).limit(1)
-# The latest daily run's skipped counts, and how many all the day's daily runs held out.
-_LATEST_RUN_AND_HELD = (
-    select(
-        _PLAN_RUNS.c.skipped,
-        select(func.coalesce(func.sum(_DAILY_RUNS.c.held), 0))
-        .where(
-            _DAILY_RUNS.c.day == bindparam("day"),
-            _DAILY_RUNS.c.id.not_in(select(Campaign.run_id).where(Campaign.run_id.is_not(None))),
-        )
-        .scalar_subquery()
-        .label("held"),
-    )
-    .where(_DAILY_RUN)
+def _daily_runs_of_the_day(runs: Any) -> ColumnElement[bool]:
+    return and_(runs.c.day == bindparam("day"), runs.c.id.not_in(campaign_run_ids()))
+
+
+_LATEST_RUN = (
+    select(_PLAN_RUNS.c.skipped)
+    .where(_daily_runs_of_the_day(_PLAN_RUNS))
     .order_by(_PLAN_RUNS.c.id.desc())
     .limit(1)
+)
+# The latest daily run's skipped counts, and how many all the day's daily runs held out.
+_LATEST_RUN_AND_HELD = _LATEST_RUN.add_columns(
+    select(func.coalesce(func.sum(_DAILY_RUNS.c.held), 0))
+    .where(_daily_runs_of_the_day(_DAILY_RUNS))
+    .scalar_subquery()
+    .label("held")
 )
 
 _HOLDOUT_ROWS: Select[int, str, str, str] = (

@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from goodwill.bank.model import BankStanding
-from goodwill.campaigns.model import Campaign, CampaignMember, MemberGroup
+from goodwill.campaigns.model import Campaign, CampaignMember, MemberGroup, campaign_run_ids
 from goodwill.db import among, as_utc
 from goodwill.events.model import Event
 from goodwill.events.service import counts_as_spend
@@ -233,7 +233,7 @@ def already_planned(
     )
     # A campaign's emails and texts go out without the team's hands, so they use none of the day's
     # capacity; its cards and calls are the team's work like any other.
-    from_campaign = PlanItem.run_id.in_(select(Campaign.run_id).where(Campaign.run_id.is_not(None)))
+    from_campaign = PlanItem.run_id.in_(campaign_run_ids())
     used = {
         row[0]: row[1]
         for row in session.execute(
