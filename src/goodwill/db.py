@@ -200,9 +200,14 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+# Each backend's ``insert``, the one that knows ``ON CONFLICT``, by dialect name: statements built
+# once a backend (hot paths) are built from these.
+BACKEND_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def backend_insert(session: Session) -> Any:
     """The ``insert`` of this session's backend, the one that knows ``ON CONFLICT``."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return BACKEND_INSERTS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
 
 
 def ignoring_duplicates(session: Session, table: Any) -> Any:

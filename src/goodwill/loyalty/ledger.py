@@ -28,11 +28,17 @@ from typing import Any
 from typing import cast as typed
 
 from sqlalchemy import BigInteger, Table, and_, bindparam, case, cast, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from goodwill.db import UTCDateTime, backend_insert, insert_ignoring_duplicates, rows_changed, utcnow
+from goodwill.db import (
+    BACKEND_INSERTS,
+    UTCDateTime,
+    backend_insert,
+    insert_ignoring_duplicates,
+    rows_changed,
+    utcnow,
+)
 from goodwill.loyalty.awards_dialect import hold_bulk_lock
 from goodwill.loyalty.config import LoyaltyConfig
 from goodwill.loyalty.lots import (
@@ -135,10 +141,10 @@ def _credit_statement(insert: Any) -> Any:
 
 # Built once a backend: building them (and their cache keys) a call was a good part of an earn's
 # CPU on the ingestion path (bench/README.md, load).
-_CREDIT = {"postgresql": _credit_statement(postgresql.insert), "sqlite": _credit_statement(sqlite.insert)}
+_CREDIT = {name: _credit_statement(insert) for name, insert in BACKEND_INSERTS.items()}
 _NEW_ENTRY = {
     name: insert(LoyaltyEntry).on_conflict_do_nothing(index_elements=["key"]).returning(LoyaltyEntry)
-    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    for name, insert in BACKEND_INSERTS.items()
 }
 
 
@@ -223,10 +229,7 @@ def lock_account(session: Session, *, person_id: int, now: datetime) -> LoyaltyA
 
 # PostgreSQL's row lock alone; ``hold_account`` creates the account only when this finds nothing.
 HOLD_ACCOUNT = select(_A.c.tier).where(_A.c.person_id == bindparam("person_id")).with_for_update()
-ACCOUNT_IF_MISSING = {
-    "postgresql": postgresql.insert(_A).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(_A).on_conflict_do_nothing(),
-}
+ACCOUNT_IF_MISSING = {name: insert(_A).on_conflict_do_nothing() for name, insert in BACKEND_INSERTS.items()}
 _CREATE_ACCOUNT = ACCOUNT_IF_MISSING["postgresql"].returning(_A.c.person_id)  # a row if it created one
 
 
