@@ -4,12 +4,9 @@ partial reads the score and its run together."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import event
+from statement_count import counting
 
 from goodwill.bank.service import entries_of, refresh_people
 from goodwill.bank.statements import _texts, statement
@@ -30,20 +27,6 @@ EVENTS: list[tuple[str, str | None]] = [
     ("complaint_resolved", "Refunded"),
     ("visit", "came in"),  # no entry by default
 ]
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        seen.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def seed(db: Database, name: str, rounds: int) -> int:

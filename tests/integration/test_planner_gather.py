@@ -3,12 +3,11 @@ that are switched off (planner/signals.py, planner/service.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import insert
+from statement_count import counting
 
 from goodwill.bank.model import BankStanding
 from goodwill.config import load_settings
@@ -21,21 +20,6 @@ from goodwill.planner.service import candidates_for_day
 
 DAY = date(2026, 11, 20)
 PEOPLE = 600  # past the point where contact events are read by kind and time, not person by person
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements run on ``db`` inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _at(days: int) -> datetime:
@@ -76,7 +60,7 @@ def _shop(db: Database) -> list[int]:
 
 def test_contact_facts_are_the_same_read_by_kind_or_person_by_person(db: Database) -> None:
     ids = _shop(db)
-    with db.reading() as s, statements(db) as seen:
+    with db.reading() as s, counting(db) as seen:
         signals, facts = gather.build_signals(s, ids, recent={}, milestones={}, day=DAY)
         assert any("person_id + " in sql for sql in seen)  # many people: by kind and time
         for pid in ids[::7]:
@@ -104,7 +88,7 @@ def test_moments_switched_off_are_not_looked_for(db: Database) -> None:
         secret_key="test-secret",
         planner={"moments": {"enabled": [k.value for k in MomentKind if k not in ("drifting", "recovery")]}},
     )
-    with db.reading() as s, statements(db) as seen:
+    with db.reading() as s, counting(db) as seen:
         with_all = candidates_for_day(s, day=DAY, settings=every)
         asked_all = list(seen)
         seen.clear()
