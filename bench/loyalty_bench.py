@@ -64,6 +64,7 @@ START = NOW - timedelta(seconds=SPAN_SECONDS)
 CHECK_LIMIT = 2_000_000  # ledger.check runs up to this many purchases unless --check
 REWARD_KINDS = ("earned_bonus", "discount", "donation", "free_shipping")  # none needs an address
 STOCK = 1_000_000_000
+CURRENCY = "USD"
 OUT: Any = sys.stdout  # human-readable lines; stderr when --json keeps stdout for the JSON document
 
 
@@ -75,7 +76,7 @@ def bench_settings(url: str) -> Settings:
     return load_settings(
         database_url=url,
         secret_key="bench",  # noqa: S106 (signs nothing)
-        business={"name": "Bench Shop", "timezone": "UTC", "currency": "USD"},
+        business={"name": "Bench Shop", "timezone": "UTC", "currency": CURRENCY},
     )
 
 
@@ -449,20 +450,27 @@ def part_award(url: str, events: int, people: int, force_check: bool) -> dict[st
 def seed_members(db: Database, accounts: int, hot: int, rewards: int) -> dict[str, Any]:
     """Members with lots of points, the reference counters and the catalogue.
 
-    The lots and accounts are written in bulk, as ``award_all`` would leave them (``ledger.check``
-    confirms it before the clients start): ordinary members two lots of 5,000 points, the hot ones
-    ten lots of 200,000, all spendable now and expiring at different dates."""
+    The lots, accounts and the purchases they were earned for are written in bulk, as ``award_all``
+    would leave them (``ledger.check`` confirms it before the clients start): ordinary members two
+    lots of 5,000 points, the hot ones ten lots of 200,000, all spendable now and expiring at
+    different dates. The bank is then rebuilt over the purchases: every member has a standing, as
+    after the award's refresh."""
+    from goodwill.bank.rebuild import rebuild
     from goodwill.loyalty.ledger import check
     from goodwill.loyalty.rewards import RewardInput, create_reward
 
     now = utcnow()
-    params = {"now": now, "accounts": accounts, "hot": hot}
+    params = {"now": now, "accounts": accounts, "hot": hot, "currency": CURRENCY}
     with db.engine.connect() as conn:
         first = int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM people").scalar_one())
         params["first"], params["last"] = first, first + accounts - 1
         for sql in SEED_SQL:
             conn.execute(text(sql), params)
         conn.commit()
+    # The relationship bank over those purchases, as every member has after their earns (the award's
+    # refresh): entries and a standing each, so a redemption appends to it as it would in use.
+    with db.transaction() as session:
+        rebuild(session=session, currency=CURRENCY, now=now)
     reward_ids = []
     with db.transaction() as session:
         for n in range(rewards):
@@ -503,6 +511,11 @@ SEED_SQL = [
     "INSERT INTO loyalty_accounts (person_id, joined_at, balance, issued, tier, updated_at) "
     "SELECT person_id, min(at), sum(points), sum(points), '', :now FROM loyalty_entries "
     "WHERE person_id >= :first GROUP BY person_id",
+    # The purchase each lot was earned for (one point per whole unit spent), as award_all finds them.
+    "INSERT INTO events (person_id, kind, occurred_at, amount_minor, currency, source, source_id, "
+    "recorded_at) "
+    "SELECT person_id, 'purchase', at, 100 * points, :currency, 'bench', key, :now FROM loyalty_entries "
+    "WHERE person_id >= :first AND kind = 'earn'",
 ]
 
 
