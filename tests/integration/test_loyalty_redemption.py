@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
+from goodwill.bank.config import load_bank_config
 from goodwill.bank.model import BankEntry, BankStanding
+from goodwill.bank.service import refresh_people
 from goodwill.config import load_settings
 from goodwill.db import Database
 from goodwill.events.model import Event
+from goodwill.events.service import NewEvent, record_event
 from goodwill.loyalty import ledger
 from goodwill.loyalty.ledger import Refused
 from goodwill.loyalty.model import EntryKind, LoyaltyAccount, LoyaltyEntry, Redemption, Reward
@@ -600,3 +606,84 @@ def test_updating_a_reward_replaces_its_fields_after_checking_them(db: Database)
             300,
         )
         assert s.scalar(select(func.count()).select_from(Reward)) == 1
+
+
+def _complaint(s: Session, person_id: int, at: datetime, source_id: str) -> None:
+    new = NewEvent(person_id=person_id, kind="complaint", occurred_at=at, source="test", source_id=source_id)
+    record_event(s, new)
+    bank, currency = load_bank_config(SETTINGS), SETTINGS.business.currency
+    refresh_people(session=s, person_ids=[person_id], config=bank, currency=currency, now=at)
+
+
+def _bank_as_stored(db: Database, person_id: int) -> tuple[float, int, str, list[tuple[int, str, int]]]:
+    with db.reading() as s:
+        standing = s.get_one(BankStanding, person_id)
+        entries = s.execute(
+            select(BankEntry.event_id, BankEntry.rule, BankEntry.amount)
+            .where(BankEntry.person_id == person_id)
+            .order_by(BankEntry.event_id, BankEntry.rule)
+        ).all()
+        return standing.score, standing.bad_streak, standing.status, [tuple(e) for e in entries]
+
+
+def test_redemptions_leave_the_bank_as_a_full_refresh_would(db: Database) -> None:
+    """The redemption appends its event to the standing it read with the reward (under the bank's
+    hold): after each one, re-projecting the person's whole history changes nothing."""
+    person_id, reward_id = _setup(db, 2000, DISCOUNT)
+    with db.transaction() as s:
+        _complaint(s, person_id, NOW - timedelta(days=2), "c1")  # a bad streak the deposit answers
+    # Three complaints each followed by a redemption; then a complaint already refreshed into the
+    # standing before a redemption dated earlier (a request that waited for the lock): that standing
+    # is no place to append to, and the whole history is read (as of the redemption, the complaint
+    # is still to come).
+    steps = [(10, 30, 0), (70, 90, 0), (130, 150, 0), (200, 195, 0)]
+    for n, (complained, redeemed, streak) in enumerate(steps):
+        with db.transaction() as s:
+            _complaint(s, person_id, NOW + timedelta(minutes=complained), f"c-{n}")
+        _redeem(db, person_id, reward_id, key=f"k{n}", now=NOW + timedelta(minutes=redeemed))
+        stored = _bank_as_stored(db, person_id)
+        assert stored[1] == streak  # the reward answered the complaint before it
+        with db.transaction() as s:
+            report = refresh_people(
+                session=s,
+                person_ids=[person_id],
+                config=load_bank_config(SETTINGS),
+                currency=SETTINGS.business.currency,
+                now=NOW + timedelta(minutes=redeemed),
+            )
+        assert (report.added, report.removed, report.changed) == (0, 0, 0)
+        fresh = _bank_as_stored(db, person_id)
+        assert math.isclose(stored[0], fresh[0], rel_tol=1e-12) and stored[1:] == fresh[1:]
+
+
+def test_a_redemption_reads_the_bank_standing_only_once_it_holds_the_bank(pg_db: Database) -> None:
+    """Another unit of work changing the person's bank (a complaint coming in) holds it; the
+    redemption waits for it before reading the standing it appends to, so nothing is lost."""
+    db = pg_db
+    person_id, reward_id = _setup(db, 2000, DISCOUNT)
+    with db.transaction() as s:
+        _complaint(s, person_id, NOW - timedelta(days=2), "c0")
+    done: list[tuple[int, bool]] = []
+    with db.transaction() as s:
+        _complaint(s, person_id, NOW - timedelta(hours=1), "c1")  # holds the bank until committed
+        redeeming = threading.Thread(target=lambda: done.append(_redeem(db, person_id, reward_id, now=NOW)))
+        redeeming.start()
+        waiting = 0
+        for _ in range(200):  # until the redemption waits for the bank's advisory lock
+            with db.reading() as other:
+                waiting = other.scalar(
+                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                )
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting == 1
+    redeeming.join(30)
+    assert done and done[0][1]
+    stored = _bank_as_stored(db, person_id)
+    with db.transaction() as s:
+        bank, currency = load_bank_config(SETTINGS), SETTINGS.business.currency
+        report = refresh_people(session=s, person_ids=[person_id], config=bank, currency=currency, now=NOW)
+    assert (report.added, report.removed, report.changed) == (0, 0, 0)
+    fresh = _bank_as_stored(db, person_id)
+    assert math.isclose(stored[0], fresh[0], rel_tol=1e-12) and stored[1:] == fresh[1:]

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
+    Integer,
     Select,
     Table,
     bindparam,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -86,9 +88,10 @@ STANDINGS_OF = select(
     _STANDINGS.c.value_minor,
     _STANDINGS.c.next_due_at,
 ).where(_STANDINGS.c.person_id.in_(_IDS))
-# What appending one event to a person starts from: their stored standing, their latest entry and
-# whether the event already has entries (``refresh_appended``).
-APPEND_STATE = select(
+# What appending one event to a person starts from: their stored standing and their latest entry
+# (``refresh_appended``). A caller that holds the person's bank may read it with its own statement
+# (``hold_account(..., with_bank=True)`` then the redemption's reward read) and pass it on.
+STANDING_TO_APPEND = select(
     _STANDINGS.c.score,
     _STANDINGS.c.bad_streak,
     _STANDINGS.c.status,
@@ -99,8 +102,11 @@ APPEND_STATE = select(
     .correlate(_STANDINGS)
     .scalar_subquery()
     .label("last_at"),
-    exists().where(_ENTRIES.c.event_id == bindparam("event", type_=_ENTRIES.c.event_id.type)).label("seen"),
 ).where(_STANDINGS.c.person_id == bindparam("person", type_=_STANDINGS.c.person_id.type))
+# The same, and whether the event already has entries.
+APPEND_STATE = STANDING_TO_APPEND.add_columns(
+    exists().where(_ENTRIES.c.event_id == bindparam("event", type_=_ENTRIES.c.event_id.type)).label("seen")
+)
 # PostgreSQL: one appended entry and the person's new standing in one statement.
 ENTRY_AND_STANDING = text("""
 WITH entry AS (
@@ -131,6 +137,15 @@ _INT4 = 2**31 - 1
 HOLD_PEOPLE = text(
     "SELECT pg_advisory_xact_lock(:space, k) FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k"
 )
+
+
+def hold_person_sql(person_id: Any) -> Any:
+    """PostgreSQL: the expression that holds one person's bank, as ``hold_people`` does, for a caller
+    that takes it in a statement of its own (after the locks that come before it: see there)."""
+    key = cast_(person_id % _INT4, Integer)
+    return func.pg_advisory_xact_lock(literal(BANK_LOCK_SPACE, Integer), key)
+
+
 # SQLite: any write takes the database's one write lock for the rest of the transaction; this one
 # changes nothing.
 SQLITE_WRITE_LOCK = update(_STANDINGS).where(literal(False)).values(score=_STANDINGS.c.score)
@@ -179,7 +194,11 @@ def hold_people(session: Session, person_ids: Sequence[int]) -> None:
     the loyalty account held by ``hold_account`` or ``AwardRun.hold``, people rows updated by
     ``mark_customers`` or an import), and takes no new row lock after it (``refresh_tiers`` after
     an award pass only touches accounts that pass already holds). So the order is always "people
-    row / loyalty account, then bank", and a wait for the bank can never close a cycle. A row lock
+    row / loyalty account, then bank", and a wait for the bank can never close a cycle. One
+    exception: a redemption holds the bank right after the person's account (one statement) and
+    locks the reward after it; every other unit of work that locks a reward and then refreshes a
+    person (a refund) holds that person's account first, so it never holds the reward while
+    waiting for a bank held by a redemption. A row lock
     on ``people`` was not used: plain FOR UPDATE conflicts with the KEY SHARE lock every event
     insert takes on its person (deadlocks between two ingesting transactions), and FOR NO KEY
     UPDATE would be a second lock on the row ``mark_customers`` updates before the account lock.
@@ -304,6 +323,7 @@ def refresh_appended(
     config: BankConfig | None = None,
     currency: str | None = None,
     now: datetime | None = None,
+    standing: Any = None,
 ) -> RefreshReport:
     """``refresh_people`` for the one person of an event just stored, without re-projecting their
     history when the event simply comes last: its entries are appended and folded into the stored
@@ -317,16 +337,24 @@ def refresh_appended(
     Call it once the transaction has stored the event and refreshed any other event it stored for
     the person. An event that has entries already was covered by a refresh since it was stored
     (a loyalty bonus refreshes its person in the same transaction): nothing is written then.
+
+    ``standing``: the person's stored standing (a row of ``STANDING_TO_APPEND``), when the caller
+    has held their bank and read it since, and has refreshed nothing of the person after that (so
+    the event is new to the bank); the hold and the read are then skipped. None reads it here.
     """
     config = config or load_bank_config(get_settings())
     currency = currency or get_settings().business.currency
     now = now or utcnow()
     person_id = event.person_id
-    hold_people(session, [person_id])  # before reading, as refresh_people
     state = None
-    if event.order_id is None:
-        state = session.connection().execute(APPEND_STATE, {"person": person_id, "event": event.id}).first()
-    if state is not None and state.seen:
+    if standing is not None and event.order_id is None:
+        state = standing
+    else:
+        hold_people(session, [person_id])  # before reading, as refresh_people
+        if event.order_id is None:
+            read = {"person": person_id, "event": event.id}
+            state = session.connection().execute(APPEND_STATE, read).first()
+    if state is not None and standing is None and state.seen:
         # A refresh after the event was stored has covered it already (a loyalty bonus's
         # ``points_earned`` event refreshes the person in the same transaction, for one).
         return RefreshReport(statuses={person_id: state.status})

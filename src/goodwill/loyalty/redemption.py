@@ -1,15 +1,17 @@
 """Redeeming a reward in one step, and the fulfilment flow that follows.
 
-``redeem`` is one atomic call: it locks the person's account, then the reward row (always in that
-order, so two redemptions never deadlock), writes any expiries that are due, checks the reward and
-the points, and writes the redemption, its ledger entry, the stock and a ``reward_redeemed`` event
-together. A refusal says why in plain words, with the numbers. Callers own the transaction.
+``redeem`` is one atomic call: it locks the person's account, then their bank, then the reward
+row (always in that order, so two redemptions never deadlock), writes any expiries that are due,
+checks the reward and the points, and writes the redemption, its ledger entry, the stock and a
+``reward_redeemed`` event together. A refusal says why in plain words, with the numbers. Callers
+own the transaction.
 
 It is a hot path, so it costs few statements, built once and run on the session's connection:
-the account lock; one read of the reward (locked) with everything the checks need (the person's
-lots, their count of this reward, a redemption already made with the request key); on PostgreSQL
-one statement for every write (on SQLite one each); then the bank's refresh of the person.
-Expiries are written only when some are due.
+the account lock with the bank's hold (PostgreSQL: one statement); one read of the reward (locked)
+with everything the checks need (the person's lots, their count of this reward, a redemption
+already made with the request key) and the person's bank standing; on PostgreSQL one statement for
+every write (on SQLite one each); then the bank's append of the reward_redeemed event to that
+standing (one more write). Expiries are written only when some are due.
 """
 
 from __future__ import annotations
@@ -26,15 +28,24 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
+    literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from goodwill.bank.config import load_bank_config
-from goodwill.bank.service import StoredEvent, refresh_appended, refresh_people
+from goodwill.bank.service import (
+    STANDING_TO_APPEND,
+    StoredEvent,
+    hold_people,
+    hold_person_sql,
+    refresh_appended,
+    refresh_people,
+)
 from goodwill.config import Settings
 from goodwill.db import UTCDateTime, rows_changed, utcnow
 from goodwill.events.model import Event
@@ -55,6 +66,7 @@ from goodwill.loyalty.ledger import (
 from goodwill.loyalty.lots import Lot, pending, plan_draws, spendable
 from goodwill.loyalty.model import (
     EntryKind,
+    LoyaltyAccount,
     LoyaltyDraw,
     LoyaltyEntry,
     Redemption,
@@ -94,6 +106,7 @@ def _history(redemption: Redemption, status: str, now: datetime, by: str | int, 
 
 _R = typed(Table, Redemption.__table__)
 _W = typed(Table, Reward.__table__)
+_A = typed(Table, LoyaltyAccount.__table__)
 
 # Statements built once: redeem is a hot path, and building statements and running them through
 # the ORM cost more than the queries. They run on the session's connection, under the account lock.
@@ -107,16 +120,26 @@ _COUNTED = (  # the person's redemptions of this reward that count against its p
 )
 # The reward, locked, with all redeem decides on: the person's redemptions of it that count
 # against its limit, a redemption already made with this request key, and the person's lots.
+# And the person's bank standing to append the reward_redeemed event to (``refresh_appended``), read
+# under the hold of their bank that ``_hold`` takes with the account (no standing: NULL columns).
+_STANDING = STANDING_TO_APPEND.add_columns(literal(True).label("has_standing")).subquery("standing")
 REWARD_TO_REDEEM = {
     dialect: select(
         _W.c.id, _W.c.name, _W.c.kind, _W.c.cost_points, _W.c.stock, _W.c.per_person_limit,
         _W.c.available_from, _W.c.available_until, _W.c.active,
         _COUNTED.label("done"), STORED.scalar_subquery().label("stored_id"), lots.label("lots"),
+        *_STANDING.c,
     )
+    .select_from(_W.outerjoin(_STANDING, true()))
     .where(_W.c.id == bindparam("reward"))
     .with_for_update(of=_W)
     for dialect, lots in LOTS_JSON.items()
 }  # fmt: skip
+# PostgreSQL: the account's row lock, then the person's bank (the order every unit of work keeps,
+# ``bank.service.hold_people``), in one statement: the outer query's output is computed on the row
+# the inner FOR UPDATE has locked. No row: no account yet, and neither is held.
+_LOCKED_ACCOUNT = select(_A.c.person_id).where(_A.c.person_id == _PERSON).with_for_update().subquery()
+HOLD_ACCOUNT_AND_BANK = select(hold_person_sql(_LOCKED_ACCOUNT.c.person_id)).select_from(_LOCKED_ACCOUNT)
 TAKE_STOCK = (
     update(_W)
     .where(_W.c.id == bindparam("reward"), _W.c.stock > 0)  # never below zero, lock or not
@@ -381,7 +404,7 @@ def redeem(
         raise LoyaltyError(f"request_key: must be 1 to {REQUEST_KEY_MAX} characters")
     session.flush()  # what follows runs on the connection, where the ORM does not autoflush
     conn = session.connection()
-    hold_account(session, person_id=person_id, now=now)
+    _hold(session, person_id=person_id, now=now)
     reward = conn.execute(
         REWARD_TO_REDEEM[conn.dialect.name],
         {"person": person_id, "request": key, "reward": reward_id, "person_id": person_id},  # LOTS_JSON's
@@ -399,9 +422,11 @@ def redeem(
             raise Refused("address_needed", "This gift is sent by post: please give a delivery address.")
         address = check_ship_to(ship_to)
     lots = lots_from_json(reward.lots)
+    standing = reward if reward.has_standing else None
     if any(lot.expired(now) for lot in lots):  # these are only lots with points left
         expire_held(session, now=now, person_ids=[person_id])
         lots = lots_of(session, person_id=person_id)
+        standing = None  # the bank reads it again: nothing may have changed it since, but it is rare
     _check_points(lots, reward.cost_points, now, settings)
     status = first_status(reward.kind)
     plan = _Planned(
@@ -426,13 +451,32 @@ def redeem(
     bank = load_bank_config(settings)
     if event is not None:  # the bank appends the reward_redeemed event to the person's history
         refresh_appended(
-            session=session, event=event, config=bank, currency=settings.business.currency, now=now
+            session=session,
+            event=event,
+            config=bank,
+            currency=settings.business.currency,
+            now=now,
+            standing=standing,
         )
     else:
         refresh_people(
             session=session, person_ids=[person_id], config=bank, currency=settings.business.currency, now=now
         )
     return RedeemResult(redemption, created=True)
+
+
+def _hold(session: Session, *, person_id: int, now: datetime) -> None:
+    """Hold the person's loyalty account (created if missing) and then their bank, until the end.
+
+    PostgreSQL: one statement when the account exists. SQLite: ``hold_account``'s write takes the
+    database's lock, which holds the bank too.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        hold_account(session, person_id=person_id, now=now)
+    elif conn.execute(HOLD_ACCOUNT_AND_BANK, {"person": person_id}).first() is None:  # no account yet
+        hold_account(session, person_id=person_id, now=now)
+        hold_people(session, [person_id])
 
 
 def _forget(session: Session, model: type[Any], ident: int) -> None:
