@@ -552,7 +552,7 @@ def child_clients(spec: dict[str, Any]) -> None:
                 reward_id=rng.choice(rewards),
                 request_key=key,
                 ship_to=None,
-                now=utcnow(),
+                now=None,  # as the API: read once the account is held
                 by="customer",
                 settings=settings,
             )

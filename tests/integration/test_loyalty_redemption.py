@@ -18,7 +18,7 @@ from goodwill.bank.config import load_bank_config
 from goodwill.bank.model import BankEntry, BankStanding
 from goodwill.bank.service import refresh_people
 from goodwill.config import load_settings
-from goodwill.db import Database
+from goodwill.db import Database, utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
 from goodwill.loyalty import ledger
@@ -687,3 +687,35 @@ def test_a_redemption_reads_the_bank_standing_only_once_it_holds_the_bank(pg_db:
     assert (report.added, report.removed, report.changed) == (0, 0, 0)
     fresh = _bank_as_stored(db, person_id)
     assert math.isclose(stored[0], fresh[0], rel_tol=1e-12) and stored[1:] == fresh[1:]
+
+
+def test_a_live_redemption_that_waited_for_the_account_is_dated_after_the_wait(pg_db: Database) -> None:
+    """``now=None`` (the API, the customer page) reads the clock once the account is held: a request
+    that waited for another unit of work on the person comes after it, so the bank appends it to the
+    standing that one left."""
+    db = pg_db
+    person_id, reward_id = _setup(db, 2000, DISCOUNT)
+    with db.transaction() as s:
+        _complaint(s, person_id, NOW - timedelta(days=2), "c0")  # a standing to append to
+    done: list[tuple[int, bool]] = []
+    with db.transaction() as s:
+        ledger.lock_account(s, person_id=person_id, now=NOW)  # another unit of work holds the account
+        waiter = threading.Thread(target=lambda: done.append(_redeem(db, person_id, reward_id, now=None)))
+        waiter.start()
+        waiting = 0
+        for _ in range(200):  # until the redemption waits for the account's row lock
+            with db.reading() as other:
+                waiting = other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                )
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting == 1
+        released = utcnow()
+    waiter.join(30)
+    assert done and done[0][1]
+    with db.reading() as s:
+        made = s.get_one(Redemption, done[0][0]).created_at
+        dated = s.scalar(select(Event.occurred_at).where(Event.source_id == f"redemption:{done[0][0]}"))
+    assert dated is not None and made > released and dated > released

@@ -292,7 +292,7 @@ def redeem(
             reward_id=body.reward_id,
             request_key=idem.key,
             ship_to=ship_to,
-            now=utcnow(),
+            now=None,  # read once the account is held
             by=str(who.user_id),
             settings=settings,
         )

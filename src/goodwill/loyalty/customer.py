@@ -229,7 +229,7 @@ def customer_redeem(
             reward_id=reward_id,
             request_key=f"page:{nonce}",
             ship_to=ship_to_from(address),
-            now=utcnow(),
+            now=None,  # read once the account is held
             by="customer",
             settings=settings,
         )

@@ -390,7 +390,7 @@ def redeem(
     reward_id: int,
     request_key: str,
     ship_to: ShipTo | None,
-    now: datetime,
+    now: datetime | None,
     by: str,
     settings: Settings,
 ) -> RedeemResult:
@@ -398,13 +398,18 @@ def redeem(
 
     The same (person, request_key) again returns the stored redemption with ``created=False`` and
     writes nothing; with another reward it is refused (``key_reused``).
+
+    ``now``: the moment of the redemption; None (live requests) reads the clock once the person's
+    account is held, so a request that waited for another redemption of the same person is dated
+    after it, and the bank appends it to their standing instead of re-reading their history.
     """
     key = request_key.strip()
     if not 1 <= len(key) <= REQUEST_KEY_MAX:
         raise LoyaltyError(f"request_key: must be 1 to {REQUEST_KEY_MAX} characters")
     session.flush()  # what follows runs on the connection, where the ORM does not autoflush
     conn = session.connection()
-    _hold(session, person_id=person_id, now=now)
+    _hold(session, person_id=person_id, now=now or utcnow())
+    now = now or utcnow()
     reward = conn.execute(
         REWARD_TO_REDEEM[conn.dialect.name],
         {"person": person_id, "request": key, "reward": reward_id, "person_id": person_id},  # LOTS_JSON's
