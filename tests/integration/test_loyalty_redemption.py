@@ -672,7 +672,10 @@ def test_a_redemption_reads_the_bank_standing_only_once_it_holds_the_bank(pg_db:
         for _ in range(200):  # until the redemption waits for the bank's advisory lock
             with db.reading() as other:
                 waiting = other.scalar(
-                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    )
                 )
             if waiting:
                 break
@@ -706,7 +709,10 @@ def test_a_live_redemption_that_waited_for_the_account_is_dated_after_the_wait(p
         for _ in range(200):  # until the redemption waits for the account's row lock
             with db.reading() as other:
                 waiting = other.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
                 )
             if waiting:
                 break
