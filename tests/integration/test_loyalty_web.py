@@ -652,8 +652,17 @@ def test_fulfilment_page_shows_the_address_and_moves_redemptions(db: Database) -
 
 def test_person_page_has_the_loyalty_panel_and_adjustments(db: Database) -> None:
     shop = seed(db)
+    body = {"person_id": shop.zoe, "reward_id": shop.shipping}
+    made = (
+        make_client(db)
+        .post(f"{L}/redemptions", json=body, headers=shop.agent | {"Idempotency-Key": "panel"})
+        .json()
+    )
     agent_page = browser_as(db, "agent").get(f"/people/{shop.zoe}")
-    assert agent_page.status_code == 200 and 'id="loyalty-available">600<' in agent_page.text
+    assert agent_page.status_code == 200 and 'id="loyalty-available">500<' in agent_page.text
+    # The latest redemptions and ledger entries, newest first.
+    assert f"#{made['id']} Free shipping · 100 points · " in agent_page.text
+    assert '<td class="num">-100</td>' in agent_page.text and '<td class="num">+500</td>' in agent_page.text
     assert "/my/loyalty/" in agent_page.text and "Adjust points" not in agent_page.text
     manager = browser_as(db, "manager")
     page = manager.get(f"/people/{shop.zoe}")
@@ -669,13 +678,13 @@ def test_person_page_has_the_loyalty_panel_and_adjustments(db: Database) -> None
     for _ in range(2):  # a double submit writes once
         answer = manager.post(f"/people/{shop.zoe}/loyalty/adjust", data=data, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == f"/people/{shop.zoe}#loyalty"
-    assert available(db, shop.zoe) == 625
+    assert available(db, shop.zoe) == 525
     shown = manager.get(f"/people/{shop.zoe}")
     assert "birthday cake mix-up" in shown.text
     short = manager.post(
         f"/people/{shop.zoe}/loyalty/adjust", data=data | {"nonce": "n" * 30, "points": "-5000"}
     )
-    assert short.status_code == 422 and "825 points that can be taken off" in short.text
+    assert short.status_code == 422 and "725 points that can be taken off" in short.text
     with db.reading() as s:
         adjusted = s.scalars(select(LoyaltyEntry).where(LoyaltyEntry.kind == "adjust")).all()
         assert [(e.points, e.created_by_id is not None) for e in adjusted] == [(25, True)]

@@ -256,7 +256,7 @@ def test_the_loyalty_panel_shows_what_the_ledger_and_tier_services_say(db: Datab
                 assert [e.id for e in panel["loyalty_entries"]] == [
                     e.id for e in ledger.entries_of(s, person_id=pid, limit=8)
                 ]
-                assert [(r["redemption"].id, r["reward"].id) for r in panel["loyalty_redemptions"]] == [
+                assert [(r.id, r.reward_id) for r in panel["loyalty_redemptions"]] == [
                     (r.id, r.reward_id) for r in redemptions(s, person_id=pid, limit=5)
                 ]
                 link = members.staff_link(s, settings=settings, person_id=pid, now=moment)
