@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from lock_waits import waiting
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -49,18 +50,6 @@ def _purchase(s: Session, pid: int, at: datetime, source_id: str) -> int:
     return stored.id
 
 
-def _waiting(db: Database, wait_event: str | None) -> int:
-    """Backends of this database waiting for a lock (of this kind: 'advisory', 'tuple'...)."""
-    sql = (
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-    )
-    if wait_event is not None:
-        sql += " AND wait_event = :event"
-    with db.reading() as s:
-        return int(s.execute(text(sql), {"event": wait_event}).scalar_one())
-
-
 def _race(db: Database, hold: str, jobs: list[Callable[[Session], object]], wait_event: str | None) -> int:
     """Run ``jobs`` in threads, each in its own transaction, while a third transaction holds the locks
     ``hold`` takes; let go once all of them wait. Returns how many were seen waiting at once."""
@@ -83,7 +72,7 @@ def _race(db: Database, hold: str, jobs: list[Callable[[Session], object]], wait
             thread.start()
         deadline = time.monotonic() + PATIENCE
         while time.monotonic() < deadline and all(t.is_alive() for t in threads):  # one done: it never waited
-            seen = max(seen, _waiting(db, wait_event))
+            seen = max(seen, waiting(db, wait_event))
             if seen >= len(jobs):
                 break
             time.sleep(0.02)
@@ -198,7 +187,7 @@ def test_a_live_pass_waits_for_a_bulk_job_instead_of_deadlocking(pg_db: Database
 
     def queued(count: int) -> None:
         deadline = time.monotonic() + PATIENCE
-        while _waiting(pg_db, None) < count:
+        while waiting(pg_db) < count:
             assert time.monotonic() < deadline, "the workers never queued up"
             time.sleep(0.02)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from lock_waits import wait_for_waiters
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -758,25 +758,6 @@ def test_lock_account_takes_the_sqlite_write_lock(sqlite_db: Database) -> None:
         other.dispose()
 
 
-def _wait_for_a_lock_wait(pg_db: Database) -> None:
-    """Until some other backend waits on a lock (bounded: fails rather than hang)."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    deadline = time.monotonic() + 30
-    with pg_db.engine.connect() as conn:
-        while time.monotonic() < deadline:
-            found = conn.execute(query).scalar()
-            # pg_stat_activity is read once per transaction and then cached: end it, or a first look
-            # taken before the other writer got to its lock would be all this loop ever sees.
-            conn.commit()
-            if found:
-                return
-            time.sleep(0.01)
-    pytest.fail("the second writer never waited on the first")
-
-
 def test_two_writers_with_one_key_write_once_on_postgres(pg_db: Database) -> None:
     with pg_db.transaction() as s:
         pid = person(s)
@@ -803,7 +784,7 @@ def test_two_writers_with_one_key_write_once_on_postgres(pg_db: Database) -> Non
         earn(s, pid, 100, "earn:purchase:event:1")
         thread = threading.Thread(target=second_writer)
         thread.start()
-        _wait_for_a_lock_wait(pg_db)
+        wait_for_waiters(pg_db)
     thread.join()
     assert results == [None]
     with pg_db.reading() as s:
