@@ -450,8 +450,8 @@ def part_award(url: str, events: int, people: int, force_check: bool) -> dict[st
 def seed_members(db: Database, accounts: int, hot: int, rewards: int) -> dict[str, Any]:
     """Members with lots of points, the reference counters and the catalogue.
 
-    The lots, accounts and the purchases they were earned for are written in bulk, as ``award_all``
-    would leave them (``ledger.check`` confirms it before the clients start): ordinary members two
+    The lots and accounts are written in bulk, as ``award_all`` would leave them (``ledger.check``
+    confirms it before the clients start), with a purchase for each lot: ordinary members two
     lots of 5,000 points, the hot ones ten lots of 200,000, all spendable now and expiring at
     different dates. The bank is then rebuilt over the purchases: every member has a standing, as
     after the award's refresh."""
@@ -511,7 +511,8 @@ SEED_SQL = [
     "INSERT INTO loyalty_accounts (person_id, joined_at, balance, issued, tier, updated_at) "
     "SELECT person_id, min(at), sum(points), sum(points), '', :now FROM loyalty_entries "
     "WHERE person_id >= :first GROUP BY person_id",
-    # The purchase each lot was earned for (one point per whole unit spent), as award_all finds them.
+    # The purchase each lot stands for (one point per whole unit spent), for the bank below. The lots
+    # are not linked to them (event_id stays NULL): award_all would award these purchases again.
     "INSERT INTO events (person_id, kind, occurred_at, amount_minor, currency, source, source_id, "
     "recorded_at) "
     "SELECT person_id, 'purchase', at, 100 * points, :currency, 'bench', key, :now FROM loyalty_entries "

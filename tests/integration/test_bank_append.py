@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from lock_waits import PATIENCE, wait_for_waiters
 from sqlalchemy import select
 
 from goodwill.bank import service as bank_service
@@ -132,3 +134,38 @@ def test_an_event_a_refresh_has_covered_already_writes_nothing(db: Database) -> 
         refresh_people(session=s, person_ids=[person.id], config=CONFIG, currency="USD", now=START)
         first = refresh_appended(session=s, event=event, config=CONFIG, currency="USD", now=START)
     assert (first.added, first.removed, first.changed) == (0, 0, 0)
+
+
+def test_marking_a_standing_stale_waits_for_a_refresh_holding_the_person(pg_db: Database) -> None:
+    """An append that read the standing before the mark would write over it: the mark is held
+    like a refresh, so it comes after the append's commit and stands."""
+    db = pg_db
+    with db.transaction() as s:
+        person = Person(name="Stale", email="stale@example.com", kind="customer")
+        s.add(person)
+        s.flush()
+        person_id = person.id
+        record_event(s, NewEvent(person_id, "purchase", START, "test", "p1", 1000, "USD"))
+        refresh_people(session=s, person_ids=[person_id], config=CONFIG, currency="USD", now=START)
+    errors: list[BaseException] = []
+
+    def mark() -> None:
+        try:
+            with db.transaction() as s:
+                bank_service.mark_stale(s, person_id, START + timedelta(hours=2))
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+
+    with db.transaction() as s:
+        bank_service.hold_people(s, [person_id])  # an append under way
+        marking = threading.Thread(target=mark)
+        marking.start()
+        wait_for_waiters(db, wait_event="advisory")
+        praise, _ = record_event(s, NewEvent(person_id, "praise", START + timedelta(hours=1), "test", "p2"))
+        refresh_appended(
+            session=s, event=praise, config=CONFIG, currency="USD", now=START + timedelta(hours=1)
+        )
+    marking.join(PATIENCE)
+    assert not errors and not marking.is_alive()
+    stored = standing_of(db, person_id)
+    assert stored is not None and stored[4] == START + timedelta(hours=2)  # still due for a full refresh

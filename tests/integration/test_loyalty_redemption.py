@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from lock_waits import PATIENCE, granted_advisory_locks, wait_for_waiters
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from goodwill.bank.config import load_bank_config
@@ -626,6 +626,41 @@ def _bank_as_stored(db: Database, person_id: int) -> tuple[float, int, str, list
         return standing.score, standing.bad_streak, standing.status, [tuple(e) for e in entries]
 
 
+def _bank_is_as_a_full_refresh_leaves_it(db: Database, person_id: int, now: datetime) -> None:
+    """Re-projecting the person's whole history changes nothing the redemptions left."""
+    stored = _bank_as_stored(db, person_id)
+    with db.transaction() as s:
+        bank, currency = load_bank_config(SETTINGS), SETTINGS.business.currency
+        report = refresh_people(session=s, person_ids=[person_id], config=bank, currency=currency, now=now)
+    assert (report.added, report.removed, report.changed) == (0, 0, 0)
+    fresh = _bank_as_stored(db, person_id)
+    assert math.isclose(stored[0], fresh[0], rel_tol=1e-12) and stored[1:] == fresh[1:]
+
+
+def _redeem_in_thread(db: Database, person_id: int, reward_id: int) -> tuple[threading.Thread, list[Any]]:
+    """A live redemption (``now=None``) in its own thread; its result, or what it raised, in the list."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_redeem(db, person_id, reward_id, now=None))
+        except BaseException as exc:  # re-raised by the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _finished(thread: threading.Thread, outcome: list[Any]) -> tuple[int, bool]:
+    thread.join(PATIENCE)
+    assert not thread.is_alive() and outcome, "the redemption did not finish"
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    result: tuple[int, bool] = outcome[0]
+    return result
+
+
 def test_redemptions_leave_the_bank_as_a_full_refresh_would(db: Database) -> None:
     """The redemption appends its event to the standing it read with the reward (under the bank's
     hold): after each one, re-projecting the person's whole history changes nothing."""
@@ -641,19 +676,8 @@ def test_redemptions_leave_the_bank_as_a_full_refresh_would(db: Database) -> Non
         with db.transaction() as s:
             _complaint(s, person_id, NOW + timedelta(minutes=complained), f"c-{n}")
         _redeem(db, person_id, reward_id, key=f"k{n}", now=NOW + timedelta(minutes=redeemed))
-        stored = _bank_as_stored(db, person_id)
-        assert stored[1] == streak  # the reward answered the complaint before it
-        with db.transaction() as s:
-            report = refresh_people(
-                session=s,
-                person_ids=[person_id],
-                config=load_bank_config(SETTINGS),
-                currency=SETTINGS.business.currency,
-                now=NOW + timedelta(minutes=redeemed),
-            )
-        assert (report.added, report.removed, report.changed) == (0, 0, 0)
-        fresh = _bank_as_stored(db, person_id)
-        assert math.isclose(stored[0], fresh[0], rel_tol=1e-12) and stored[1:] == fresh[1:]
+        assert _bank_as_stored(db, person_id)[1] == streak  # the reward answered the complaint before it
+        _bank_is_as_a_full_refresh_leaves_it(db, person_id, NOW + timedelta(minutes=redeemed))
 
 
 def test_a_redemption_reads_the_bank_standing_only_once_it_holds_the_bank(pg_db: Database) -> None:
@@ -663,65 +687,31 @@ def test_a_redemption_reads_the_bank_standing_only_once_it_holds_the_bank(pg_db:
     person_id, reward_id = _setup(db, 2000, DISCOUNT)
     with db.transaction() as s:
         _complaint(s, person_id, NOW - timedelta(days=2), "c0")
-    done: list[tuple[int, bool]] = []
     with db.transaction() as s:
         _complaint(s, person_id, NOW - timedelta(hours=1), "c1")  # holds the bank until committed
-        redeeming = threading.Thread(target=lambda: done.append(_redeem(db, person_id, reward_id, now=NOW)))
-        redeeming.start()
-        waiting = 0
-        for _ in range(200):  # until the redemption waits for the bank's advisory lock
-            with db.reading() as other:
-                waiting = other.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                    )
-                )
-            if waiting:
-                break
-            time.sleep(0.05)
-        assert waiting == 1
-    redeeming.join(30)
-    assert done and done[0][1]
-    stored = _bank_as_stored(db, person_id)
-    with db.transaction() as s:
-        bank, currency = load_bank_config(SETTINGS), SETTINGS.business.currency
-        report = refresh_people(session=s, person_ids=[person_id], config=bank, currency=currency, now=NOW)
-    assert (report.added, report.removed, report.changed) == (0, 0, 0)
-    fresh = _bank_as_stored(db, person_id)
-    assert math.isclose(stored[0], fresh[0], rel_tol=1e-12) and stored[1:] == fresh[1:]
+        thread, outcome = _redeem_in_thread(db, person_id, reward_id)
+        wait_for_waiters(db, wait_event="advisory")
+    assert _finished(thread, outcome)[1]
+    _bank_is_as_a_full_refresh_leaves_it(db, person_id, utcnow())
 
 
-def test_a_live_redemption_that_waited_for_the_account_is_dated_after_the_wait(pg_db: Database) -> None:
-    """``now=None`` (the API, the customer page) reads the clock once the account is held: a request
-    that waited for another unit of work on the person comes after it, so the bank appends it to the
-    standing that one left."""
+def test_a_live_redemption_waits_for_the_account_first_and_is_dated_after_the_wait(pg_db: Database) -> None:
+    """The account, then the bank: while the redemption waits for the account it holds no bank (the
+    order every unit of work keeps, so none can deadlock). ``now=None`` (the API, the customer page)
+    reads the clock once the account is held: the redemption is dated after the wait."""
     db = pg_db
     person_id, reward_id = _setup(db, 2000, DISCOUNT)
     with db.transaction() as s:
         _complaint(s, person_id, NOW - timedelta(days=2), "c0")  # a standing to append to
-    done: list[tuple[int, bool]] = []
     with db.transaction() as s:
         ledger.lock_account(s, person_id=person_id, now=NOW)  # another unit of work holds the account
-        waiter = threading.Thread(target=lambda: done.append(_redeem(db, person_id, reward_id, now=None)))
-        waiter.start()
-        waiting = 0
-        for _ in range(200):  # until the redemption waits for the account's row lock
-            with db.reading() as other:
-                waiting = other.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                    )
-                )
-            if waiting:
-                break
-            time.sleep(0.05)
-        assert waiting == 1
+        thread, outcome = _redeem_in_thread(db, person_id, reward_id)
+        wait_for_waiters(db, wait_event="transactionid")  # for the transaction holding the row
+        assert granted_advisory_locks(db) == 0
         released = utcnow()
-    waiter.join(30)
-    assert done and done[0][1]
+    redemption_id, created = _finished(thread, outcome)
+    assert created
     with db.reading() as s:
-        made = s.get_one(Redemption, done[0][0]).created_at
-        dated = s.scalar(select(Event.occurred_at).where(Event.source_id == f"redemption:{done[0][0]}"))
+        made = s.get_one(Redemption, redemption_id).created_at
+        dated = s.scalar(select(Event.occurred_at).where(Event.source_id == f"redemption:{redemption_id}"))
     assert dated is not None and made > released and dated > released

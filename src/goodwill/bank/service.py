@@ -90,7 +90,7 @@ STANDINGS_OF = select(
 ).where(_STANDINGS.c.person_id.in_(_IDS))
 # What appending one event to a person starts from: their stored standing and their latest entry
 # (``refresh_appended``). A caller that holds the person's bank may read it with its own statement
-# (``hold_account(..., with_bank=True)`` then the redemption's reward read) and pass it on.
+# and pass it on (a redemption: ``HOLD_ACCOUNT_AND_BANK``, then the reward read).
 STANDING_TO_APPEND = select(
     _STANDINGS.c.score,
     _STANDINGS.c.bad_streak,
@@ -195,10 +195,12 @@ def hold_people(session: Session, person_ids: Sequence[int]) -> None:
     ``mark_customers`` or an import), and takes no new row lock after it (``refresh_tiers`` after
     an award pass only touches accounts that pass already holds). So the order is always "people
     row / loyalty account, then bank", and a wait for the bank can never close a cycle. One
-    exception: a redemption holds the bank right after the person's account (one statement) and
-    locks the reward after it; every other unit of work that locks a reward and then refreshes a
-    person (a refund) holds that person's account first, so it never holds the reward while
-    waiting for a bank held by a redemption. A row lock
+    exception: a redemption holds the bank right after the person's account (one statement), and
+    then still takes the reward's row lock and the locks of its writes (key-share locks of foreign
+    keys, the rows and unique keys it inserts, the standing). No unit of work holds one of those and
+    then waits for a bank: a refund and a reward's edit lock the reward but never touch the bank,
+    and ``people`` rows are only updated FOR NO KEY UPDATE, which never blocks a key-share lock. A
+    row lock
     on ``people`` was not used: plain FOR UPDATE conflicts with the KEY SHARE lock every event
     insert takes on its person (deadlocks between two ingesting transactions), and FOR NO KEY
     UPDATE would be a second lock on the row ``mark_customers`` updates before the account lock.
@@ -471,7 +473,9 @@ MARK_STALE = (
 def mark_stale(session: Session, person_id: int, now: datetime) -> None:
     """The person's stored standing may miss an event (its refresh failed): due for a full refresh
     now. ``refresh_appended`` then refreshes them in full instead of building on the stored
-    figures, and so does ``refresh_due``."""
+    figures, and so does ``refresh_due``. Held like a refresh: an append that read the standing
+    before this mark would otherwise write over it when it commits."""
+    hold_people(session, [person_id])
     session.connection().execute(MARK_STALE, {"person": person_id, "now": now})
 
 

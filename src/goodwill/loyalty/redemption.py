@@ -408,7 +408,7 @@ def redeem(
         raise LoyaltyError(f"request_key: must be 1 to {REQUEST_KEY_MAX} characters")
     session.flush()  # what follows runs on the connection, where the ORM does not autoflush
     conn = session.connection()
-    _hold(session, person_id=person_id, now=now or utcnow())
+    _hold(session, person_id=person_id, now=now or utcnow())  # the time only dates a new account
     now = now or utcnow()
     reward = conn.execute(
         REWARD_TO_REDEEM[conn.dialect.name],
@@ -427,11 +427,15 @@ def redeem(
             raise Refused("address_needed", "This gift is sent by post: please give a delivery address.")
         address = check_ship_to(ship_to)
     lots = lots_from_json(reward.lots)
+    # The row's standing columns (score, bad_streak, status, value_minor, next_due_at, last_at: no
+    # reward column has those names) are what ``refresh_appended`` builds on.
     standing = reward if reward.has_standing else None
     if any(lot.expired(now) for lot in lots):  # these are only lots with points left
         expire_held(session, now=now, person_ids=[person_id])
         lots = lots_of(session, person_id=person_id)
-        standing = None  # the bank reads it again: nothing may have changed it since, but it is rare
+        # Expiries write no events today; the bank reads the standing again all the same (a rare
+        # path), so an expiry that ever became an event could not be missed.
+        standing = None
     _check_points(lots, reward.cost_points, now, settings)
     status = first_status(reward.kind)
     plan = _Planned(
