@@ -199,9 +199,8 @@ def hold_people(session: Session, person_ids: Sequence[int]) -> None:
     then still takes the reward's row lock and the locks of its writes (key-share locks of foreign
     keys, the rows and unique keys it inserts, the standing). No unit of work holds one of those and
     then waits for a bank: a refund and a reward's edit lock the reward but never touch the bank,
-    and ``people`` rows are only updated FOR NO KEY UPDATE, which never blocks a key-share lock. A
-    row lock
-    on ``people`` was not used: plain FOR UPDATE conflicts with the KEY SHARE lock every event
+    and ``people`` rows are only updated FOR NO KEY UPDATE, which never blocks a key-share lock.
+    A row lock on ``people`` was not used: plain FOR UPDATE conflicts with the KEY SHARE lock every event
     insert takes on its person (deadlocks between two ingesting transactions), and FOR NO KEY
     UPDATE would be a second lock on the row ``mark_customers`` updates before the account lock.
 

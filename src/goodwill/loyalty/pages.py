@@ -224,9 +224,8 @@ def _measure(basis: str, person: Any, start: Any, now: Any) -> ScalarSelect[Any]
 
 _PANEL_STATEMENTS: dict[tuple[str, str], Select[Any]] = {}
 # The panel's other two reads, built once (what ``redemption.redemptions`` and ``ledger.entries_of``
-# would read): building them per page view was a good part of the panel's cost.
-# The latest redemptions and entries as the panel shows them: the few columns it prints, not ORM
-# objects (nor the redemptions' JSON history and address, which it does not show).
+# would read): building them per page view was a good part of the panel's cost. Only the columns
+# the panel prints, not ORM objects (nor the redemptions' JSON history and address).
 _PANEL_REDEMPTIONS = (
     select(Redemption.id, Redemption.reward_id, Redemption.points, Redemption.status, Reward.name)
     .join(Reward, Reward.id == Redemption.reward_id)
