@@ -51,6 +51,7 @@ from goodwill.db import UTCDateTime, rows_changed, utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
 from goodwill.loyalty.ledger import (
+    HOLD_ACCOUNT,
     LOTS_JSON,
     LoyaltyError,
     Refused,
@@ -137,8 +138,9 @@ REWARD_TO_REDEEM = {
 }  # fmt: skip
 # PostgreSQL: the account's row lock, then the person's bank (the order every unit of work keeps,
 # ``bank.service.hold_people``), in one statement: the outer query's output is computed on the row
-# the inner FOR UPDATE has locked. No row: no account yet, and neither is held.
-_LOCKED_ACCOUNT = select(_A.c.person_id).where(_A.c.person_id == _PERSON).with_for_update().subquery()
+# the inner FOR UPDATE (``ledger.HOLD_ACCOUNT``'s) has locked. No row: no account yet, and neither
+# is held.
+_LOCKED_ACCOUNT = HOLD_ACCOUNT.add_columns(_A.c.person_id).subquery()
 HOLD_ACCOUNT_AND_BANK = select(hold_person_sql(_LOCKED_ACCOUNT.c.person_id)).select_from(_LOCKED_ACCOUNT)
 TAKE_STOCK = (
     update(_W)
@@ -483,7 +485,7 @@ def _hold(session: Session, *, person_id: int, now: datetime) -> None:
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         hold_account(session, person_id=person_id, now=now)
-    elif conn.execute(HOLD_ACCOUNT_AND_BANK, {"person": person_id}).first() is None:  # no account yet
+    elif conn.execute(HOLD_ACCOUNT_AND_BANK, {"person_id": person_id}).first() is None:  # no account yet
         hold_account(session, person_id=person_id, now=now)
         hold_people(session, [person_id])
 
