@@ -77,7 +77,9 @@ class Refused(LoyaltyError):
 
 
 def _is_lot(entries: Any = _E) -> ColumnElement[bool]:
-    return and_(entries.c.kind.in_(LOT_KINDS), entries.c.points > 0)
+    # One comparison per kind, not ``kind IN (...)``: SQLAlchemy renders a list of values anew at
+    # every execution, and the lots are read at every redemption.
+    return and_(or_(*(entries.c.kind == kind for kind in LOT_KINDS)), entries.c.points > 0)
 
 
 def _total(expression: Any) -> ColumnElement[int]:
