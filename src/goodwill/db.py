@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import select as select_module
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -119,7 +120,46 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if kwargs["pool_pre_ping"] and engine.dialect.driver == "psycopg":
+        engine.dialect.do_ping = QuietPing(engine.dialect.do_ping)  # type: ignore[method-assign]
+    return engine
+
+
+class QuietPing:
+    """The pool's pre-ping without a round trip when the connection is plainly alive.
+
+    A pooled PostgreSQL connection waits idle between transactions, with nothing to read. A server
+    that ends it (a restart, ``pg_terminate_backend``, a crash) closes the socket, usually after an
+    error message: the socket turns readable. So a connection that is open, idle and has nothing to
+    read is taken as alive, and only one that fails that check gets the real ping (``SELECT 1``),
+    which the pool follows with a fresh connection if it fails. That saves a round trip at the start
+    of every transaction. The rare death this cannot see (a remote host gone without closing the
+    socket) fails the transaction's first statement, as it would have failed the real ping."""
+
+    def __init__(self, full: Any) -> None:
+        self.full = full
+        self.round_trips = 0  # real pings made (tests read it)
+
+    def __call__(self, dbapi_connection: Any) -> bool:
+        if _idle_and_quiet(dbapi_connection):
+            return True
+        self.round_trips += 1
+        return bool(self.full(dbapi_connection))
+
+
+def _idle_and_quiet(conn: Any) -> bool:
+    """An open psycopg connection, idle outside a transaction, with nothing waiting to be read."""
+    from psycopg import pq
+
+    if conn.closed or conn.broken:
+        return False
+    pgconn = conn.pgconn
+    if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        return False
+    poll = select_module.poll()  # not select(): it refuses descriptors above 1023
+    poll.register(pgconn.socket, select_module.POLLIN)
+    return not poll.poll(0)
 
 
 def end_session(session: Session, *, commit: bool) -> None:

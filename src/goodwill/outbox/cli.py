@@ -45,9 +45,9 @@ def worker_command(
     ready = [c for c in wanted if c in configured_channels(cfg)]
     if not ready:
         fail("nothing to send with: set GOODWILL_SMTP_URL for email and/or GOODWILL_SMS_URL for SMS", 2)
-    # No pre-ping: it costs a round trip per transaction (two per message), and the worker rides out
-    # a dropped connection itself (it logs, waits and carries on).
-    db = database(cfg, immediate=True, pool_pre_ping=False)
+    # The pool's pre-ping costs no round trip on a live connection (``db.QuietPing``); a dropped one is
+    # replaced before use, and the worker rides out any other failure itself (it logs, waits, goes on).
+    db = database(cfg, immediate=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
