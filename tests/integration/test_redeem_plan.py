@@ -83,7 +83,7 @@ def test_counting_the_persons_redemptions_of_a_popular_reward_reads_only_theirs(
     with pg_db.engine.connect() as conn:
         event.listen(conn, "before_cursor_execute", keep)
         read = {"person": person_id, "person_id": person_id, "request": "new", "reward": reward_id}
-        assert conn.execute(REWARD_TO_REDEEM["postgresql"], read).one().done == 0
+        assert conn.execute(REWARD_TO_REDEEM["postgresql"].statement, read).one().done == 0
         event.remove(conn, "before_cursor_execute", keep)
         [(sql, params)] = seen
         raw = conn.connection.dbapi_connection

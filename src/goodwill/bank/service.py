@@ -52,7 +52,7 @@ from goodwill.bank.rules import (
     standing,
 )
 from goodwill.config import get_settings
-from goodwill.db import utcnow
+from goodwill.db import DriverStatement, utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, counts_as_spend, record_event
 from goodwill.people.service import get_person
@@ -104,11 +104,16 @@ STANDING_TO_APPEND = select(
     .label("last_at"),
 ).where(_STANDINGS.c.person_id == bindparam("person", type_=_STANDINGS.c.person_id.type))
 # The same, and whether the event already has entries.
-APPEND_STATE = STANDING_TO_APPEND.add_columns(
-    exists().where(_ENTRIES.c.event_id == bindparam("event", type_=_ENTRIES.c.event_id.type)).label("seen")
+APPEND_STATE = DriverStatement(
+    STANDING_TO_APPEND.add_columns(
+        exists()
+        .where(_ENTRIES.c.event_id == bindparam("event", type_=_ENTRIES.c.event_id.type))
+        .label("seen")
+    )
 )
 # PostgreSQL: one appended entry and the person's new standing in one statement.
-ENTRY_AND_STANDING = text("""
+ENTRY_AND_STANDING = DriverStatement(
+    text("""
 WITH entry AS (
     INSERT INTO bank_entries (person_id, event_id, kind, rule, amount, at, side, effect)
     VALUES (:entry_person_id, :entry_event_id, :entry_kind, :entry_rule, :entry_amount, :entry_at,
@@ -120,9 +125,10 @@ ON CONFLICT (person_id) DO UPDATE SET score = excluded.score, bad_streak = exclu
     status = excluded.status, value_minor = excluded.value_minor, next_due_at = excluded.next_due_at,
     computed_at = excluded.computed_at
 """).bindparams(
-    bindparam("entry_at", type_=_ENTRIES.c.at.type),
-    bindparam("next_due_at", type_=_STANDINGS.c.next_due_at.type),
-    bindparam("computed_at", type_=_STANDINGS.c.computed_at.type),
+        bindparam("entry_at", type_=_ENTRIES.c.at.type),
+        bindparam("next_due_at", type_=_STANDINGS.c.next_due_at.type),
+        bindparam("computed_at", type_=_STANDINGS.c.computed_at.type),
+    )
 )
 DELETE_ENTRIES = delete(_ENTRIES).where(_ENTRIES.c.id.in_(_IDS))
 DELETE_STANDINGS = delete(_STANDINGS).where(_STANDINGS.c.person_id.in_(_IDS))
@@ -354,7 +360,7 @@ def refresh_appended(
         hold_people(session, [person_id])  # before reading, as refresh_people
         if event.order_id is None:
             read = {"person": person_id, "event": event.id}
-            state = session.connection().execute(APPEND_STATE, read).first()
+            state = APPEND_STATE.first(session.connection(), read)
     if state is not None and standing is None and state.seen:
         # A refresh after the event was stored has covered it already (a loyalty bonus's
         # ``points_earned`` event refreshes the person in the same transaction, for one).
@@ -389,8 +395,8 @@ def refresh_appended(
     if len(entries) == 1 and not same and conn.dialect.name == "postgresql":
         # The usual case (one entry, a new score): both writes in one statement.
         [entry] = entries
-        conn.execute(
-            ENTRY_AND_STANDING, row | {f"entry_{k}": v for k, v in _entry_row(person_id, entry).items()}
+        ENTRY_AND_STANDING.execute(
+            conn, row | {f"entry_{k}": v for k, v in _entry_row(person_id, entry).items()}
         )
         return RefreshReport(added=1, statuses={person_id: status.value})
     if entries:

@@ -47,7 +47,7 @@ from goodwill.bank.service import (
     refresh_people,
 )
 from goodwill.config import Settings
-from goodwill.db import UTCDateTime, rows_changed, utcnow
+from goodwill.db import DriverStatement, UTCDateTime, rows_changed, utcnow
 from goodwill.events.model import Event
 from goodwill.events.service import NewEvent, record_event
 from goodwill.loyalty.ledger import (
@@ -125,7 +125,7 @@ _COUNTED = (  # the person's redemptions of this reward that count against its p
 # under the hold of their bank that ``_hold`` takes with the account (no standing: NULL columns).
 _STANDING = STANDING_TO_APPEND.add_columns(literal(True).label("has_standing")).subquery("standing")
 REWARD_TO_REDEEM = {
-    dialect: select(
+    dialect: DriverStatement(select(
         _W.c.id, _W.c.name, _W.c.kind, _W.c.cost_points, _W.c.stock, _W.c.per_person_limit,
         _W.c.available_from, _W.c.available_until, _W.c.active,
         _COUNTED.label("done"), STORED.scalar_subquery().label("stored_id"), lots.label("lots"),
@@ -133,7 +133,7 @@ REWARD_TO_REDEEM = {
     )
     .select_from(_W.outerjoin(_STANDING, true()))
     .where(_W.c.id == bindparam("reward"))
-    .with_for_update(of=_W)
+    .with_for_update(of=_W))
     for dialect, lots in LOTS_JSON.items()
 }  # fmt: skip
 # PostgreSQL: the account's row lock, then the person's bank (the order every unit of work keeps,
@@ -141,7 +141,9 @@ REWARD_TO_REDEEM = {
 # the inner FOR UPDATE (``ledger.HOLD_ACCOUNT``'s) has locked. No row: no account yet, and neither
 # is held.
 _LOCKED_ACCOUNT = HOLD_ACCOUNT.add_columns(_A.c.person_id).subquery()
-HOLD_ACCOUNT_AND_BANK = select(hold_person_sql(_LOCKED_ACCOUNT.c.person_id)).select_from(_LOCKED_ACCOUNT)
+HOLD_ACCOUNT_AND_BANK = DriverStatement(
+    select(hold_person_sql(_LOCKED_ACCOUNT.c.person_id)).select_from(_LOCKED_ACCOUNT)
+)
 TAKE_STOCK = (
     update(_W)
     .where(_W.c.id == bindparam("reward"), _W.c.stock > 0)  # never below zero, lock or not
@@ -154,7 +156,8 @@ TAKE_STOCK = (
 # written only if the reward still has stock (or none is kept): the locks make that so already, but
 # a refusal must never follow a write, as a caller may catch it and commit. One row always: its id
 # is NULL if nothing was written (``in_stock`` says whether for want of stock or a taken request key).
-REDEMPTION_WRITES = text("""
+REDEMPTION_WRITES = DriverStatement(
+    text("""
 WITH reward AS (
     SELECT stock FROM loyalty_rewards WHERE id = :reward AND (stock IS NULL OR stock > 0)
 ), redemption AS (
@@ -193,13 +196,14 @@ SELECT (SELECT id FROM redemption) AS id, (SELECT id FROM entry) AS entry_id,
        (SELECT count(*) FROM stock) AS stock_taken, (SELECT count(*) FROM reward) AS in_stock,
        (SELECT count(stock) FROM reward) AS stock_kept, (SELECT id FROM event) AS event_id
 """).bindparams(
-    bindparam("cost", type_=BigInteger()),
-    bindparam("ship_to", type_=_R.c.ship_to.type),
-    bindparam("history", type_=_R.c.history.type),
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("wall", type_=UTCDateTime()),
-    bindparam("lot_ids", type_=postgresql.ARRAY(BigInteger())),
-    bindparam("lot_points", type_=postgresql.ARRAY(BigInteger())),
+        bindparam("cost", type_=BigInteger()),
+        bindparam("ship_to", type_=_R.c.ship_to.type),
+        bindparam("history", type_=_R.c.history.type),
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("wall", type_=UTCDateTime()),
+        bindparam("lot_ids", type_=postgresql.ARRAY(BigInteger())),
+        bindparam("lot_points", type_=postgresql.ARRAY(BigInteger())),
+    )
 )
 
 
@@ -238,26 +242,22 @@ _Written = tuple[Redemption, StoredEvent | Event | None]
 
 def _write_in_one(session: Session, plan: _Planned) -> _Written | None:
     reward = plan.reward
-    made = (
-        session.connection()
-        .execute(
-            REDEMPTION_WRITES,
-            {
-                "person": plan.person_id,
-                "reward": reward.id,
-                "cost": reward.cost_points,
-                "status": str(plan.status),
-                "request": plan.key,
-                "ship_to": plan.ship_to,
-                "history": plan.history,
-                "now": plan.now,
-                "wall": utcnow(),
-                "name": reward.name,
-                "lot_ids": [lot for lot, _ in plan.draws],
-                "lot_points": [points for _, points in plan.draws],
-            },
-        )
-        .one()
+    made = REDEMPTION_WRITES.first(
+        session.connection(),
+        {
+            "person": plan.person_id,
+            "reward": reward.id,
+            "cost": reward.cost_points,
+            "status": str(plan.status),
+            "request": plan.key,
+            "ship_to": plan.ship_to,
+            "history": plan.history,
+            "now": plan.now,
+            "wall": utcnow(),
+            "name": reward.name,
+            "lot_ids": [lot for lot, _ in plan.draws],
+            "lot_points": [points for _, points in plan.draws],
+        },
     )
     if made.id is None:
         if not made.in_stock:  # nothing was written
@@ -412,10 +412,10 @@ def redeem(
     conn = session.connection()
     _hold(session, person_id=person_id, now=now or utcnow())  # the time only dates a new account
     now = now or utcnow()
-    reward = conn.execute(
-        REWARD_TO_REDEEM[conn.dialect.name],
+    reward = REWARD_TO_REDEEM[conn.dialect.name].first(
+        conn,
         {"person": person_id, "request": key, "reward": reward_id, "person_id": person_id},  # LOTS_JSON's
-    ).first()
+    )
     # Read under the lock: a twin request may have committed while this one waited for it.
     stored_id = reward.stored_id if reward else conn.scalar(STORED, {"person": person_id, "request": key})
     if stored_id is not None:
@@ -485,7 +485,7 @@ def _hold(session: Session, *, person_id: int, now: datetime) -> None:
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         hold_account(session, person_id=person_id, now=now)
-    elif conn.execute(HOLD_ACCOUNT_AND_BANK, {"person_id": person_id}).first() is None:  # no account yet
+    elif HOLD_ACCOUNT_AND_BANK.first(conn, {"person_id": person_id}) is None:  # no account yet
         hold_account(session, person_id=person_id, now=now)
         hold_people(session, [person_id])
 
