@@ -111,24 +111,38 @@ APPEND_STATE = DriverStatement(
         .label("seen")
     )
 )
-# PostgreSQL: one appended entry and the person's new standing in one statement.
-ENTRY_AND_STANDING = DriverStatement(
-    text("""
-WITH entry AS (
+# PostgreSQL: one appended entry and the person's new standing (``plan_append``'s parameters), as
+# common table expressions that follow a statement's own ``appended_event`` (one row, whose ``id`` is
+# the event's; no row, nothing written). A caller that stores the event in the same statement adds
+# them to it (a redemption); ENTRY_AND_STANDING is them for an event already stored. An append
+# leaves nothing due (``refresh_appended``'s condition), so ``next_due_at`` is NULL.
+APPEND_CTES = """
+bank_entry AS (
     INSERT INTO bank_entries (person_id, event_id, kind, rule, amount, at, side, effect)
-    VALUES (:entry_person_id, :entry_event_id, :entry_kind, :entry_rule, :entry_amount, :entry_at,
-            :entry_side, :entry_effect)
+    SELECT :bank_person, id, :bank_entry_kind, :bank_entry_rule, :bank_entry_amount, :bank_entry_at,
+           :bank_entry_side, :bank_entry_effect
+    FROM appended_event
+), bank_standing AS (
+    INSERT INTO bank_standings (person_id, score, bad_streak, status, value_minor, next_due_at,
+                                computed_at)
+    SELECT :bank_person, :bank_score, :bank_bad_streak, :bank_status, :bank_value_minor, NULL,
+           :bank_computed_at
+    FROM appended_event
+    ON CONFLICT (person_id) DO UPDATE SET score = excluded.score, bad_streak = excluded.bad_streak,
+        status = excluded.status, value_minor = excluded.value_minor, next_due_at = NULL,
+        computed_at = excluded.computed_at
+    RETURNING person_id
+)"""
+APPEND_BINDS = (
+    bindparam("bank_entry_at", type_=_ENTRIES.c.at.type),
+    bindparam("bank_computed_at", type_=_STANDINGS.c.computed_at.type),
 )
-INSERT INTO bank_standings (person_id, score, bad_streak, status, value_minor, next_due_at, computed_at)
-VALUES (:person_id, :score, :bad_streak, :status, :value_minor, :next_due_at, :computed_at)
-ON CONFLICT (person_id) DO UPDATE SET score = excluded.score, bad_streak = excluded.bad_streak,
-    status = excluded.status, value_minor = excluded.value_minor, next_due_at = excluded.next_due_at,
-    computed_at = excluded.computed_at
-""").bindparams(
-        bindparam("entry_at", type_=_ENTRIES.c.at.type),
-        bindparam("next_due_at", type_=_STANDINGS.c.next_due_at.type),
-        bindparam("computed_at", type_=_STANDINGS.c.computed_at.type),
-    )
+ENTRY_AND_STANDING = DriverStatement(
+    text(
+        "WITH appended_event AS (SELECT CAST(:bank_event AS BIGINT) AS id), "
+        + APPEND_CTES
+        + "\nSELECT count(*) AS written FROM bank_standing"
+    ).bindparams(*APPEND_BINDS)
 )
 DELETE_ENTRIES = delete(_ENTRIES).where(_ENTRIES.c.id.in_(_IDS))
 DELETE_STANDINGS = delete(_STANDINGS).where(_STANDINGS.c.person_id.in_(_IDS))
@@ -365,45 +379,92 @@ def refresh_appended(
         # A refresh after the event was stored has covered it already (a loyalty bonus's
         # ``points_earned`` event refreshes the person in the same transaction, for one).
         return RefreshReport(statuses={person_id: state.status})
-    folded = None
-    if (
-        state is not None
-        and state.next_due_at is None  # nothing due in the future, no refresh pending
-        and (state.last_at is None or state.last_at < event.occurred_at)  # the event comes last
-    ):
-        folded = _fold(event, state, config, currency, now)
+    folded = _folded(event, state, config, currency, now) if state is not None else None
     if state is None or folded is None:
         return refresh_people(
             session=session, person_ids=[person_id], config=config, currency=currency, now=now
         )
     entries, totals, status = folded
     conn = session.connection()
-    same = math.isclose(state.score, totals.score, rel_tol=1e-12) and (
-        state.bad_streak,
-        state.status,
-        state.value_minor,
-    ) == (totals.bad_streak, status.value, totals.value_minor)
-    row = {
-        "person_id": person_id,
-        "score": totals.score,
-        "bad_streak": totals.bad_streak,
-        "status": status.value,
-        "value_minor": totals.value_minor,
-        "next_due_at": None,
-        "computed_at": now,
-    }
+    same = _unchanged(state, totals, status)
     if len(entries) == 1 and not same and conn.dialect.name == "postgresql":
         # The usual case (one entry, a new score): both writes in one statement.
-        [entry] = entries
-        ENTRY_AND_STANDING.execute(
-            conn, row | {f"entry_{k}": v for k, v in _entry_row(person_id, entry).items()}
-        )
+        params = _append_params(person_id, entries[0], totals, status, now)
+        ENTRY_AND_STANDING.execute(conn, params | {"bank_event": event.id})
         return RefreshReport(added=1, statuses={person_id: status.value})
     if entries:
         conn.execute(INSERT_ENTRIES, [_entry_row(person_id, entry) for entry in entries])
     if not same:
+        row = {
+            "person_id": person_id,
+            "score": totals.score,
+            "bad_streak": totals.bad_streak,
+            "status": status.value,
+            "value_minor": totals.value_minor,
+            "next_due_at": None,
+            "computed_at": now,
+        }
         conn.execute(UPSERT_STANDINGS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"], [row])
     return RefreshReport(added=len(entries), statuses={person_id: status.value})
+
+
+def plan_append(
+    *, event: StoredEvent, standing: Any, config: BankConfig, currency: str, now: datetime
+) -> dict[str, Any] | None:
+    """``APPEND_CTES``' parameters for an event about to be stored, when ``refresh_appended`` would
+    write exactly that for it: one entry and a new standing. None otherwise: the caller then stores
+    the event and calls ``refresh_appended``.
+
+    ``standing``: as for ``refresh_appended`` (read under the person's bank, held until the event is
+    stored). The event's id is not used: the statement's ``appended_event`` gives it.
+    """
+    if event.order_id is not None:
+        return None
+    folded = _folded(event, standing, config, currency, now)
+    if folded is None:
+        return None
+    entries, totals, status = folded
+    if len(entries) != 1 or _unchanged(standing, totals, status):
+        return None
+    return _append_params(event.person_id, entries[0], totals, status, now)
+
+
+def _folded(
+    event: StoredEvent | Event, state: Any, config: BankConfig, currency: str, now: datetime
+) -> tuple[list[Entry], Carried, Status] | None:
+    """The fold of the event into the standing when it simply comes last, else None."""
+    if state.next_due_at is not None:  # something due in the future, or a refresh pending
+        return None
+    if state.last_at is not None and state.last_at >= event.occurred_at:  # not the last event
+        return None
+    return _fold(event, state, config, currency, now)
+
+
+def _unchanged(state: Any, totals: Carried, status: Status) -> bool:
+    return math.isclose(state.score, totals.score, rel_tol=1e-12) and (
+        state.bad_streak,
+        state.status,
+        state.value_minor,
+    ) == (totals.bad_streak, status.value, totals.value_minor)
+
+
+def _append_params(
+    person_id: int, entry: Entry, totals: Carried, status: Status, now: datetime
+) -> dict[str, Any]:
+    return {
+        "bank_person": person_id,
+        "bank_entry_kind": entry.kind,
+        "bank_entry_rule": entry.rule,
+        "bank_entry_amount": entry.amount,
+        "bank_entry_at": entry.at,
+        "bank_entry_side": entry.side.value,
+        "bank_entry_effect": entry.effect.value,
+        "bank_score": totals.score,
+        "bank_bad_streak": totals.bad_streak,
+        "bank_status": status.value,
+        "bank_value_minor": totals.value_minor,
+        "bank_computed_at": now,
+    }
 
 
 def _fold(
