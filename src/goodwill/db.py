@@ -170,12 +170,13 @@ class DriverStatement:
 
     SQLAlchemy's execution layer (compiled-cache lookup, parameter and result set-up, the result
     object) costs 0.15 to 0.25 ms of CPU a statement here, more than the driver and often more than
-    the query; a redemption sends four. This runs the SQL SQLAlchemy renders for the statement, with
-    the same bind and result processing (the column types'), on the connection's current
-    transaction, and wraps a driver error as SQLAlchemy would (a lost connection invalidates it).
-    Listeners of ``before_cursor_execute`` still see it (the statement-count tests). Other backends
-    run the statement through SQLAlchemy as usual. Statements with values rendered per execution
-    (an IN list) are refused: their SQL is not fixed.
+    the query; a redemption sends three. This runs the SQL SQLAlchemy renders for the statement,
+    with the same bind and result processing (the column types'), on the connection's current
+    transaction, and wraps a driver error as SQLAlchemy would (values hidden; a lost connection
+    invalidates it). Listeners of ``before_cursor_execute`` still see it (the statement-count tests),
+    with no execution context; the engine's ``echo`` log does not. Other backends run the statement
+    through SQLAlchemy as usual. Statements with values rendered per execution (an IN list) are
+    refused: their SQL is not fixed.
     """
 
     def __init__(self, statement: Any) -> None:
@@ -216,6 +217,7 @@ class DriverStatement:
         try:
             cursor.execute(sql, values)
         except dialect.loaded_dbapi.Error as err:
+            cursor.close()
             lost = dialect.is_disconnect(err, dbapi_connection, cursor)
             if lost:
                 conn.invalidate(err)
