@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import select as select_module
+import time
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     JSON,
@@ -32,9 +34,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
+from sqlalchemy.sql.selectable import Select
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -125,7 +128,9 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if kwargs["pool_pre_ping"] and engine.dialect.driver == "psycopg":
-        engine.dialect.do_ping = QuietPing(engine.dialect.do_ping)  # type: ignore[method-assign]
+        ping = QuietPing(engine.dialect.do_ping)
+        engine.dialect.do_ping = ping  # type: ignore[method-assign]
+        event.listen(engine, "checkin", ping.returned)
     return engine
 
 
@@ -134,18 +139,31 @@ class QuietPing:
 
     A pooled PostgreSQL connection waits idle between transactions, with nothing to read. A server
     that ends it (a restart, ``pg_terminate_backend``, a crash) closes the socket, usually after an
-    error message: the socket turns readable. So a connection that is open, idle and has nothing to
-    read is taken as alive, and only one that fails that check gets the real ping (``SELECT 1``),
-    which the pool follows with a fresh connection if it fails. That saves a round trip at the start
-    of every transaction. The rare death this cannot see (a remote host gone without closing the
-    socket) fails the transaction's first statement, as it would have failed the real ping."""
+    error message: the socket turns readable. So a connection back in the pool for less than
+    ``quiet_for`` seconds that is open, idle and has nothing to read is taken as alive; any other
+    gets the real ping (``SELECT 1``), which the pool follows with a fresh connection if it fails.
+    Under load that saves a round trip at the start of every transaction.
+
+    What it cannot see: a peer that vanished without closing the socket (a host rebooted, a NAT or
+    firewall that forgot the connection). Those happen to connections left idle for minutes, which
+    get the real ping; a connection in steady use that meets one fails its transaction's first
+    statement, where the real ping would have been answered by a fresh connection."""
 
     def __init__(self, full: Any) -> None:
         self.full = full
+        self.quiet_for = 30.0  # seconds back in the pool after which the real ping is made
         self.round_trips = 0  # real pings made (tests read it)
+        self._returned: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
+
+    def returned(self, dbapi_connection: Any, _record: Any) -> None:
+        """The pool's ``checkin`` event: when the connection came back."""
+        if dbapi_connection is not None:
+            self._returned[dbapi_connection] = time.monotonic()
 
     def __call__(self, dbapi_connection: Any) -> bool:
-        if _idle_and_quiet(dbapi_connection):
+        back_since = self._returned.get(dbapi_connection)
+        recent = back_since is not None and time.monotonic() - back_since < self.quiet_for
+        if recent and _idle_and_quiet(dbapi_connection):
             return True
         self.round_trips += 1
         return bool(self.full(dbapi_connection))
@@ -155,7 +173,7 @@ def _idle_and_quiet(conn: Any) -> bool:
     """An open psycopg connection, idle outside a transaction, with nothing waiting to be read."""
     from psycopg import pq
 
-    if conn.closed or conn.broken:
+    if conn.closed or conn.broken or not hasattr(select_module, "poll"):  # no poll() on Windows
         return False
     pgconn = conn.pgconn
     if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.IDLE:
@@ -170,16 +188,20 @@ class DriverStatement:
 
     SQLAlchemy's execution layer (compiled-cache lookup, parameter and result set-up, the result
     object) costs 0.15 to 0.25 ms of CPU a statement here, more than the driver and often more than
-    the query; a redemption sends three. This runs the SQL SQLAlchemy renders for the statement,
-    with the same bind and result processing (the column types'), on the connection's current
-    transaction, and wraps a driver error as SQLAlchemy would (values hidden; a lost connection
-    invalidates it). Listeners of ``before_cursor_execute`` still see it (the statement-count tests),
-    with no execution context; the engine's ``echo`` log does not. Other backends run the statement
-    through SQLAlchemy as usual. Statements with values rendered per execution (an IN list) are
-    refused: their SQL is not fixed.
+    the query; a redemption sends three. This runs the SQL SQLAlchemy renders for the statement (a
+    Core select or a text statement), with the same bind and result processing (the column
+    types'), on the connection's current transaction, and raises what SQLAlchemy would: a
+    ``StatementError`` for a value the type refuses, the driver's error wrapped (``DBAPIError``
+    subclasses, values hidden) with a lost connection invalidated. Listeners of
+    ``before_cursor_execute`` and ``after_cursor_execute`` see it (the statement-count tests), with
+    no execution context; ``handle_error`` listeners and the engine's ``echo`` log do not. Other
+    backends run the statement through SQLAlchemy as usual. Statements with values rendered per
+    execution (an IN list) are refused: their SQL is not fixed.
     """
 
-    def __init__(self, statement: Any) -> None:
+    def __init__(self, statement: Select[Any] | TextClause) -> None:
+        if not isinstance(statement, (Select, TextClause)):
+            raise TypeError("a DriverStatement is a Core select or a text statement")
         self.statement = statement
         self._built: tuple[str, dict[str, Any], list[tuple[str, Any]]] | None = None
         # The row class and the columns' result processors, from the first result (one assignment,
@@ -191,14 +213,15 @@ class DriverStatement:
         sql = str(compiled)
         if "POSTCOMPILE" in sql:
             raise ValueError("a DriverStatement needs fixed SQL: no IN lists or literal_execute values")
-        fixed, processors = {}, []
+        fixed: dict[str, Any] = {}
+        processors: dict[str, Any] = {}  # by name: a parameter used twice is processed once
         for bind, name in compiled.bind_names.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if not bind.required:  # a value written into the statement (a literal, a constant)
                 fixed[name] = process(bind.value) if process else bind.value
             elif process is not None:
-                processors.append((name, process))
-        return sql, fixed, processors
+                processors[name] = process
+        return sql, fixed, list(processors.items())
 
     def _run(self, conn: Connection, params: dict[str, Any]) -> Any:
         dialect = conn.dialect
@@ -206,16 +229,21 @@ class DriverStatement:
             self._built = self._build(dialect)
         sql, fixed, processors = self._built
         values = {**fixed, **params}
-        for name, process in processors:
-            if name in values:
-                values[name] = process(values[name])
+        try:
+            for name, process in processors:
+                if name in values:
+                    values[name] = process(values[name])
+        except Exception as err:  # as SQLAlchemy reports a value its type refuses
+            raise StatementError(str(err), sql, None, err) from err
         dbapi_connection = conn.connection.dbapi_connection
         assert dbapi_connection is not None
         cursor = dbapi_connection.cursor()
-        if conn.dispatch.before_cursor_execute:
-            conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, False)
         try:
+            if conn.dispatch.before_cursor_execute:
+                conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, False)
             cursor.execute(sql, values)
+            if conn.dispatch.after_cursor_execute:
+                conn.dispatch.after_cursor_execute(conn, cursor, sql, values, None, False)
         except dialect.loaded_dbapi.Error as err:
             cursor.close()
             lost = dialect.is_disconnect(err, dbapi_connection, cursor)
@@ -225,21 +253,26 @@ class DriverStatement:
                 sql, values, err, dialect.loaded_dbapi.Error, hide_parameters=True,
                 connection_invalidated=lost, dialect=dialect,
             ) from err  # fmt: skip
+        except BaseException:
+            cursor.close()
+            raise
         return cursor
 
     def _rows(self, cursor: Any, dialect: Dialect) -> list[Any]:
-        rows = cursor.fetchall()
-        if self._shape is None:
-            described = cursor.description
-            results = []
-            if hasattr(self.statement, "selected_columns"):  # a Core select: its columns' types
-                results = [
-                    column.type.dialect_impl(dialect).result_processor(dialect, seen.type_code)
-                    for column, seen in zip(self.statement.selected_columns, described, strict=True)
-                ]
-            row_class: Any = namedtuple("DriverRow", [c.name for c in described], rename=True)  # type: ignore[misc]
-            self._shape = (row_class, results if any(results) else [])
-        cursor.close()
+        try:
+            rows = cursor.fetchall()
+            if self._shape is None:
+                described = cursor.description
+                results = []
+                if isinstance(self.statement, Select):  # its columns' types
+                    results = [
+                        column.type.dialect_impl(dialect).result_processor(dialect, seen.type_code)
+                        for column, seen in zip(self.statement.selected_columns, described, strict=True)
+                    ]
+                row_class: Any = namedtuple("DriverRow", [c.name for c in described], rename=True)  # type: ignore[misc]
+                self._shape = (row_class, results if any(results) else [])
+        finally:
+            cursor.close()
         make, results = self._shape[0]._make, self._shape[1]
         if results:
             rows = [tuple(p(v) if p else v for p, v in zip(results, values, strict=True)) for values in rows]

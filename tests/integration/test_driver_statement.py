@@ -8,9 +8,23 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Boolean, bindparam, column, exc, literal, select, table, text
+from backends import terminate
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    bindparam,
+    cast,
+    column,
+    event,
+    exc,
+    literal,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from statement_count import counting
-from test_db_ping import _terminate
 
 from goodwill.db import Database, DriverStatement, UTCDateTime, end_session
 
@@ -66,16 +80,25 @@ def test_values_go_in_and_come_out_as_through_sqlalchemy(probe: Database) -> Non
 
 def test_a_naive_time_is_refused_as_by_the_column_type(probe: Database) -> None:
     db = probe
-    with pytest.raises((ValueError, exc.StatementError)), db.transaction() as s:
+    with pytest.raises(exc.StatementError, match="naive datetime"), db.transaction() as s:
         WRITE.execute(s.connection(), {"id": 1, "at": datetime(2026, 11, 24, 18, 30), "on": True})
 
 
 def test_statement_listeners_see_it(probe: Database) -> None:
     db = probe
-    with counting(db) as seen, db.transaction() as s:
-        WRITE.execute(s.connection(), {"id": 1, "at": STAMP, "on": False})
-        READ.first(s.connection(), {"id": 1})
-    assert len(seen) == 2 and seen[0].lstrip().startswith("INSERT")
+    after: list[str] = []
+
+    def done(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        after.append(statement)
+
+    event.listen(db.engine, "after_cursor_execute", done)
+    try:
+        with counting(db) as seen, db.transaction() as s:
+            WRITE.execute(s.connection(), {"id": 1, "at": STAMP, "on": False})
+            READ.first(s.connection(), {"id": 1})
+    finally:
+        event.remove(db.engine, "after_cursor_execute", done)
+    assert len(seen) == 2 and seen[0].lstrip().startswith("INSERT") and after == seen
 
 
 def test_it_runs_in_the_callers_transaction(probe: Database) -> None:
@@ -103,7 +126,7 @@ def test_a_lost_connection_is_invalidated_and_the_next_unit_of_work_reconnects(p
         conn = session.connection()
         pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         WRITE.execute(conn, {"id": 1, "at": STAMP, "on": True})
-        _terminate(db, int(pid))  # the server ends this very connection mid-transaction
+        terminate(db, int(pid))  # the server ends this very connection mid-transaction
         with pytest.raises(exc.OperationalError) as raised:
             READ.first(conn, {"id": 1})
         assert raised.value.connection_invalidated and conn.invalidated
@@ -120,3 +143,23 @@ def test_sql_rendered_per_execution_is_refused(pg_probe: Database) -> None:
     listed: Any = DriverStatement(select(_T.c.id).where(_T.c.id.in_([1, 2])))
     with pytest.raises(ValueError, match="fixed SQL"), pg_db.reading() as s:
         listed.first(s.connection(), {})
+
+
+def test_a_parameter_used_twice_is_processed_once(pg_probe: Database) -> None:
+    """Two bind objects of one name (as ``person`` in the redemption's read): a JSON value wrapped
+    twice for the driver could not be sent."""
+    doc = {"tier": "gold"}
+    twice: Any = DriverStatement(
+        select(
+            cast(bindparam("doc", type_=JSON()), JSONB).label("a"),
+            cast(bindparam("doc", type_=JSON()), JSONB).label("b"),
+        )
+    )
+    with pg_probe.reading() as s:
+        row = twice.first(s.connection(), {"doc": doc})
+    assert (row.a, row.b) == (doc, doc)
+
+
+def test_only_selects_and_text_are_taken() -> None:
+    with pytest.raises(TypeError):
+        DriverStatement(_T.insert())  # type: ignore[arg-type]

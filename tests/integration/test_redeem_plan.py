@@ -4,14 +4,16 @@
 an index on each column, PostgreSQL answered that count with a BitmapAnd that read every redemption
 the reward had ever had (5,683 index entries for one count in the loyalty bench's database): a
 popular reward made every redemption of it slower. The plan is read with EXPLAIN ANALYZE, so the
-test checks rows visited, not time.
+test checks rows visited, not time. On the schema before migration 0009 it fails (3,000 rows).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from goodwill.db import Database, utcnow
@@ -73,7 +75,20 @@ def _visits(node: dict[str, Any]) -> list[tuple[str, int]]:
     return here
 
 
-def test_counting_the_persons_redemptions_of_a_popular_reward_reads_only_theirs(pg_db: Database) -> None:
+@pytest.fixture
+def no_autovacuum(pg_db: Database) -> Iterator[Database]:
+    """The test's PostgreSQL database, with autovacuum switched back on for the table afterwards
+    (the database serves the worker's later tests)."""
+    yield pg_db
+    with pg_db.engine.connect() as conn:
+        conn.exec_driver_sql("ALTER TABLE loyalty_redemptions RESET (autovacuum_enabled)")
+        conn.commit()
+
+
+def test_counting_the_persons_redemptions_of_a_popular_reward_reads_only_theirs(
+    no_autovacuum: Database,
+) -> None:
+    pg_db = no_autovacuum
     person_id, reward_id = _popular_reward(pg_db)
     seen: list[tuple[str, Any]] = []
 

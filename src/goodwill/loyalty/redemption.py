@@ -25,7 +25,6 @@ from typing import cast as typed
 
 from sqlalchemy import (
     BigInteger,
-    Row,
     Table,
     bindparam,
     func,
@@ -92,7 +91,7 @@ from goodwill.loyalty.rewards import (
 )
 
 S = RedemptionStatus
-_RewardRow = Row[*tuple[Any, ...]]  # REWARD_TO_REDEEM's row
+_RewardRow = Any  # REWARD_TO_REDEEM's row: the driver's row on PostgreSQL, SQLAlchemy's on SQLite
 __all__ = ["RedeemResult", "ShipTo", "advance", "redeem", "redemptions", "refund"]
 REQUEST_KEY_MAX = 200  # loyalty_redemptions.request_key
 
@@ -475,7 +474,9 @@ def redeem(
     if conn.dialect.name == "postgresql":
         append = None
         if standing is not None:  # the bank's append, planned now to be written with the redemption
-            event = StoredEvent(0, person_id, "reward_redeemed", now, reward.name)
+            event = StoredEvent(
+                id=0, person_id=person_id, kind="reward_redeemed", occurred_at=now, text=reward.name
+            )  # not stored yet: the write statement gives the bank entry the event's id
             append = plan_append(event=event, standing=standing, config=bank, currency=currency, now=now)
         written = _write_in_one(session, plan, append)
     else:
