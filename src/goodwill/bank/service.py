@@ -441,11 +441,21 @@ def _folded(
 
 
 def _unchanged(state: Any, totals: Carried, status: Status) -> bool:
-    return math.isclose(state.score, totals.score, rel_tol=1e-12) and (
-        state.bad_streak,
-        state.status,
-        state.value_minor,
-    ) == (totals.bad_streak, status.value, totals.value_minor)
+    """The stored standing already has the appended figures (an append leaves nothing due)."""
+    return _same_figures(
+        state.score,
+        (state.bad_streak, state.status, state.value_minor),
+        totals.score,
+        (totals.bad_streak, status.value, totals.value_minor),
+    )
+
+
+def _same_figures(
+    score: float, rest: tuple[Any, ...], other_score: float, other_rest: tuple[Any, ...]
+) -> bool:
+    """Two standings' figures are the same: the score (a float sum) to within rounding, the rest
+    exactly. A standing that is the same is not written again."""
+    return math.isclose(score, other_score, rel_tol=1e-12) and rest == other_rest
 
 
 def _append_params(
@@ -489,16 +499,11 @@ def _write_standings(session: Session, person_ids: list[int], rows: list[dict[st
     fresh = []
     for row in rows:
         old = stored.pop(row["person_id"], None)
-        same = (
-            old is not None
-            and math.isclose(old[0], row["score"], rel_tol=1e-12)
-            and old[1:]
-            == (
-                row["bad_streak"],
-                row["status"],
-                row["value_minor"],
-                row["next_due_at"],
-            )
+        same = old is not None and _same_figures(
+            old[0],
+            old[1:],
+            row["score"],
+            (row["bad_streak"], row["status"], row["value_minor"], row["next_due_at"]),
         )
         if not same:
             fresh.append(row)
