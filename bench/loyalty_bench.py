@@ -317,11 +317,12 @@ def verify_award(db: Database, run_check: bool) -> dict[str, Any]:
 def reset_loyalty(db: Database) -> None:
     """Remove what the award wrote, so the floor writes the same rows into the same empty tables."""
     with db.engine.connect() as conn:
+        tables = ("loyalty_draws", "loyalty_lots_drawn", "loyalty_entries", "loyalty_accounts")
         if db.dialect == "postgresql":
-            conn.exec_driver_sql("TRUNCATE loyalty_draws, loyalty_entries, loyalty_accounts")
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)}")
         else:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            for table in ("loyalty_draws", "loyalty_entries", "loyalty_accounts"):
+            for table in tables:
                 conn.exec_driver_sql(f"DELETE FROM {table}")
         conn.commit()
         if db.dialect == "sqlite":

@@ -7,6 +7,7 @@ from goodwill.db import Base
 from goodwill.events.model import Event, Order
 from goodwill.insights.model import InsightMilestone, InsightRun, InsightScore  # noqa: F401
 from goodwill.loyalty.model import (
+    LotDrawn,
     LoyaltyAccount,
     LoyaltyDraw,
     LoyaltyEntry,
@@ -38,6 +39,7 @@ __all__ = [
     "IdempotencyRecord",
     "Kudos",
     "LoginFailure",
+    "LotDrawn",
     "LoyaltyAccount",
     "LoyaltyDraw",
     "LoyaltyEntry",

@@ -21,7 +21,7 @@ from goodwill.db import Database, utcnow
 from goodwill.events.follow_ups import after_new_events
 from goodwill.events.model import Event
 from goodwill.loyalty.awards import award_events
-from goodwill.loyalty.model import LoyaltyAccount, LoyaltyDraw, LoyaltyEntry, UnearnedEvent
+from goodwill.loyalty.model import LotDrawn, LoyaltyAccount, LoyaltyDraw, LoyaltyEntry, UnearnedEvent
 from goodwill.people.model import Person
 from goodwill.team.model import Kudos
 
@@ -132,7 +132,7 @@ def test_the_new_event_path_leaves_nothing_for_the_full_one(db: Database) -> Non
 
     with db.reading() as s:
         earned = ledger(s)
-        for table in (LoyaltyDraw, LoyaltyEntry, UnearnedEvent, LoyaltyAccount):
+        for table in (LoyaltyDraw, LotDrawn, LoyaltyEntry, UnearnedEvent, LoyaltyAccount):
             s.execute(delete(table))
         award_events(s, event_ids=ids, now=utcnow(), settings=settings)
         assert ledger(s) == earned

@@ -122,6 +122,7 @@ TABLES: dict[str, str] = {
             "insight_milestones",
             "campaign_members",
             "loyalty_draws",
+            "loyalty_lots_drawn",
             "loyalty_unearned_events",
         ],
         NUMBERS,

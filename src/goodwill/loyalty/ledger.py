@@ -27,7 +27,20 @@ from datetime import UTC, datetime
 from typing import Any
 from typing import cast as typed
 
-from sqlalchemy import BigInteger, Table, and_, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -51,10 +64,11 @@ from goodwill.loyalty.lots import (
     plan_draws,
     spendable,
 )
-from goodwill.loyalty.model import EntryKind, LoyaltyAccount, LoyaltyDraw, LoyaltyEntry
+from goodwill.loyalty.model import EntryKind, LotDrawn, LoyaltyAccount, LoyaltyDraw, LoyaltyEntry
 
 _E = typed(Table, LoyaltyEntry.__table__)
 _D = typed(Table, LoyaltyDraw.__table__)
+_LD = typed(Table, LotDrawn.__table__)
 _A = typed(Table, LoyaltyAccount.__table__)
 
 LOT_KINDS = (EntryKind.earn.value, EntryKind.adjust.value)
@@ -77,9 +91,11 @@ class Refused(LoyaltyError):
 
 
 def _is_lot(entries: Any = _E) -> ColumnElement[bool]:
-    # One comparison per kind, not ``kind IN (...)``: SQLAlchemy renders a list of values anew at
-    # every execution, and the lots are read at every redemption.
-    return and_(or_(*(entries.c.kind == kind for kind in LOT_KINDS)), entries.c.points > 0)
+    """``model.LOT_PREDICATE`` on ``entries``. Literal SQL, not bound values: the database can then
+    use the partial index on a person's lots (it matches the predicate's text), and SQLAlchemy does
+    not render a list of values anew at every execution (as it would for ``kind IN (...)``)."""
+    kinds = or_(*(entries.c.kind == literal_column(f"'{kind}'") for kind in LOT_KINDS))
+    return and_(kinds, entries.c.points > literal_column("0"))
 
 
 def _total(expression: Any) -> ColumnElement[int]:
@@ -87,19 +103,21 @@ def _total(expression: Any) -> ColumnElement[int]:
     return cast(func.coalesce(func.sum(expression), 0), BigInteger)
 
 
+# A lot's remaining points, from its draws (the ledger's own account, for the checks) ...
 _REMAINING = _E.c.points - _total(_D.c.points)
+# ... and from the stored figure kept with every draw (``LotDrawn``), for everything else.
+_WITH_DRAWN = _E.outerjoin(_LD, _LD.c.lot_id == _E.c.id)
+_LEFT = _E.c.points - func.coalesce(_LD.c.drawn, 0)
+# Read through the partial index on the person's lots: their lots ever, not their whole history.
 LOTS_OF = (
-    select(_E.c.id, _E.c.points, _REMAINING, _E.c.at, _E.c.available_at, _E.c.expires_at)
-    .select_from(_E.outerjoin(_D, _D.c.lot_id == _E.c.id))
-    .where(_E.c.person_id == bindparam("person_id"), _is_lot())
-    .group_by(_E.c.id, _E.c.points, _E.c.at, _E.c.available_at, _E.c.expires_at)
-    .having(_REMAINING > 0)
+    select(_E.c.id, _E.c.points, _LEFT, _E.c.at, _E.c.available_at, _E.c.expires_at)
+    .select_from(_WITH_DRAWN)
+    .where(_E.c.person_id == bindparam("person_id"), _is_lot(), _LEFT > 0)
 )
 LOT_STATES = (
-    select(_E.c.id, _E.c.person_id, _E.c.kind, _E.c.points, _REMAINING)
-    .select_from(_E.outerjoin(_D, _D.c.lot_id == _E.c.id))
+    select(_E.c.id, _E.c.person_id, _E.c.kind, _E.c.points, _LEFT)
+    .select_from(_WITH_DRAWN)
     .where(_E.c.id.in_(bindparam("ids", expanding=True)))
-    .group_by(_E.c.id, _E.c.person_id, _E.c.kind, _E.c.points)
 )
 _NOW = bindparam("now", type_=UTCDateTime())
 KEY_TAKEN = select(_E.c.id).where(_E.c.key == bindparam("key"))
@@ -210,6 +228,16 @@ def _write_draws(session: Session, entry_id: int, draws: dict[int, int], sign: i
     rows = [{"entry_id": entry_id, "lot_id": lot, "points": sign * points} for lot, points in draws.items()]
     if rows:
         session.execute(_D.insert(), rows)
+        _add_drawn(session, rows)
+
+
+def _add_drawn(session: Session, draws: Sequence[dict[str, int]]) -> None:
+    """Keep ``LotDrawn`` in step with draws just written (``lot_id``, ``points``; one per lot)."""
+    insert = backend_insert(session)(_LD)
+    stmt = insert.on_conflict_do_update(
+        index_elements=[_LD.c.lot_id], set_={"drawn": _LD.c.drawn + insert.excluded.drawn}
+    )
+    session.execute(stmt, [{"lot_id": draw["lot_id"], "drawn": draw["points"]} for draw in draws])
 
 
 # -- accounts ---------------------------------------------------------------------------------------
@@ -529,15 +557,16 @@ def _expiry_key(lot_id: int, expired_before: int) -> str:
 _EXPIRING = _E.alias("expiring")
 # Lots due at :now of the people :ids, with what is left and how often they expired before.
 DUE_LOTS = (
-    select(_E.c.id, _E.c.person_id, _REMAINING, func.count(_EXPIRING.c.id))
+    select(_E.c.id, _E.c.person_id, _LEFT, func.count(_EXPIRING.c.id))
     .select_from(
-        _E.outerjoin(_D, _D.c.lot_id == _E.c.id).outerjoin(
+        _WITH_DRAWN.outerjoin(_D, _D.c.lot_id == _E.c.id).outerjoin(
             _EXPIRING, and_(_EXPIRING.c.id == _D.c.entry_id, _EXPIRING.c.kind == EntryKind.expire.value)
         )
     )
-    .where(_E.c.person_id.in_(bindparam("ids", expanding=True)), _is_lot(), _E.c.expires_at <= _NOW)
-    .group_by(_E.c.id, _E.c.person_id, _E.c.points)
-    .having(_REMAINING > 0)
+    .where(
+        _E.c.person_id.in_(bindparam("ids", expanding=True)), _is_lot(), _E.c.expires_at <= _NOW, _LEFT > 0
+    )
+    .group_by(_E.c.id, _E.c.person_id, _E.c.points, _LD.c.drawn)
     .order_by(_E.c.id)
 )
 PEOPLE_WITH_DUE_LOTS = (
@@ -596,6 +625,7 @@ def expire_held(session: Session, *, now: datetime, person_ids: Sequence[int]) -
         expired += remaining
     if draws:
         session.execute(_D.insert(), draws)
+        _add_drawn(session, draws)
         _credit(session, [_account_row(person, now, -points) for person, points in debits.items()])
     return expired
 
@@ -833,6 +863,26 @@ UNSETTLED_LOTS = (
     .group_by(_E.c.id, _E.c.person_id, _E.c.points, _SHORTS.c.short)
     .having(_REMAINING > 0)
 )
+# The stored figure (``LotDrawn``) against the draws, both ways: a stored figure off its draws, and
+# draws with no stored figure.
+_DRAW_SUMS = select(_D.c.lot_id, _DRAWN.label("drawn")).group_by(_D.c.lot_id).subquery()
+_ACTUAL = func.coalesce(_DRAW_SUMS.c.drawn, 0)
+STORED_DRAWN_OFF = (
+    select(_LD.c.lot_id, _E.c.person_id, _LD.c.drawn, _ACTUAL)
+    .select_from(
+        _LD.join(_E, _E.c.id == _LD.c.lot_id).outerjoin(_DRAW_SUMS, _DRAW_SUMS.c.lot_id == _LD.c.lot_id)
+    )
+    .where(_LD.c.drawn != _ACTUAL)
+)
+DRAWN_NOT_STORED = (
+    select(_DRAW_SUMS.c.lot_id, _E.c.person_id, _DRAW_SUMS.c.drawn)
+    .select_from(
+        _DRAW_SUMS.join(_E, _E.c.id == _DRAW_SUMS.c.lot_id).outerjoin(
+            _LD, _LD.c.lot_id == _DRAW_SUMS.c.lot_id
+        )
+    )
+    .where(_LD.c.lot_id.is_(None), _DRAW_SUMS.c.drawn != 0)
+)
 _TAKER, _FROM = _E.alias("taker"), _E.alias("drawn_lot")
 STRAY_DRAWS = (
     select(_TAKER.c.person_id, _D.c.entry_id, _D.c.lot_id)
@@ -866,6 +916,13 @@ def check(session: Session) -> list[BalanceMismatch]:
         problem(
             person, f"entry {entry_id} ({kind}, {points} points) does not match its draws ({drawn} drawn)"
         )
+    for lot_id, person, stored, drawn in session.execute(STORED_DRAWN_OFF):
+        problem(
+            person,
+            f"lot {lot_id}: {stored} points are stored as drawn from it, but its draws add up to {drawn}",
+        )
+    for lot_id, person, drawn in session.execute(DRAWN_NOT_STORED):
+        problem(person, f"lot {lot_id}: its draws add up to {drawn} points, but none are stored as drawn")
     for person, entry_id, lot_id in session.execute(STRAY_DRAWS):
         problem(person, f"entry {entry_id} draws from entry {lot_id}, not one of their lots")
     for lot_id, person, left, short in session.execute(UNSETTLED_LOTS):
@@ -886,14 +943,13 @@ class ProgramTotals:
 
 
 _PENDING_LOTS = (
-    select(_REMAINING.label("remaining"))
-    .select_from(_E.outerjoin(_D, _D.c.lot_id == _E.c.id))
+    select(_LEFT.label("remaining"))
+    .select_from(_WITH_DRAWN)
     .where(
         _is_lot(),
         func.coalesce(_E.c.available_at, _E.c.at) > _NOW,
         or_(_E.c.expires_at.is_(None), _E.c.expires_at > _NOW),
     )
-    .group_by(_E.c.id, _E.c.points)
     .subquery()
 )
 PENDING_POINTS = select(_total(_PENDING_LOTS.c.remaining))

@@ -4,8 +4,10 @@ The ledger (``loyalty_entries``) is never edited: every change of points is a ne
 ``earn`` and ``adjust`` entries are *lots* with their own availability and expiry; a redemption,
 expiry or reversal takes points from lots, and ``loyalty_draws`` records from which (a negative
 draw gives points back to a lot, when a redemption is refunded). A lot's remaining points are its
-points minus its draws. ``loyalty_accounts.balance`` is kept in step in the same transaction and is
-checked against the entries (``goodwill loyalty check``).
+points minus its draws. Two stored figures are kept in step in the same transaction and checked
+against the ledger (``goodwill loyalty check``): ``loyalty_accounts.balance`` (the entries' sum) and
+``loyalty_lots_drawn.drawn`` (each lot's draws' sum), so spending reads a lot's remaining points
+without adding up its history.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from goodwill.db import Base, BigId, UTCDateTime, utcnow
+
+# A lot: a positive earn or adjust entry (SQL, literal, so a partial index can be matched).
+LOT_PREDICATE = "(kind = 'earn' OR kind = 'adjust') AND points > 0"
 
 
 class EntryKind(StrEnum):
@@ -100,6 +106,14 @@ class LoyaltyEntry(Base):
     __table_args__ = (
         Index("ix_loyalty_entries_person_at", "person_id", "at"),
         Index("ix_loyalty_entries_event_id", "event_id"),
+        # A person's lots, without the rest of their history (spending reads them every time). The
+        # predicate is on columns never changed, and matches ``ledger.is_lot``'s literal SQL.
+        Index(
+            "ix_loyalty_entries_person_lots",
+            "person_id",
+            postgresql_where=text(LOT_PREDICATE),
+            sqlite_where=text(LOT_PREDICATE),
+        ),
     )
 
 
@@ -112,6 +126,19 @@ class LoyaltyDraw(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("loyalty_entries.id", ondelete="CASCADE"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("loyalty_entries.id", ondelete="CASCADE"), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
+
+
+class LotDrawn(Base):
+    """What has been drawn from lot ``lot_id`` so far: the sum of its draws (a lot never drawn from
+    has no row). Kept in step with every draw, in its transaction; ``ledger.check`` compares it with
+    the draws. The ledger stays append-only: this is a running figure beside it, as the balance is."""
+
+    __tablename__ = "loyalty_lots_drawn"
+
+    lot_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("loyalty_entries.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    drawn: Mapped[int] = mapped_column(BigInteger)
 
 
 class Reward(Base):

@@ -153,12 +153,13 @@ TAKE_STOCK = (
     .values(stock=_W.c.stock - 1, updated_at=bindparam("wall", type_=UTCDateTime()))
 )
 # PostgreSQL: every write of a redemption in one statement, all or nothing. The redemption; the
-# stock; the ledger entry, its draws and the debit of the stored balance (what ``ledger.take``
-# writes, for draws just planned under the lock, and the balance never below zero); and the
-# reward_redeemed event (what ``record_event`` writes). The redemption, and so everything else, is
-# written only if the reward still has stock (or none is kept): the locks make that so already, but
-# a refusal must never follow a write, as a caller may catch it and commit. One row always: its id
-# is NULL if nothing was written (``in_stock`` says whether for want of stock or a taken request key).
+# stock; the ledger entry, its draws, the lots' drawn points and the debit of the stored balance
+# (what ``ledger.take`` writes, for draws just planned under the lock, and the balance never below
+# zero); and the reward_redeemed event (what ``record_event`` writes). The redemption, and so
+# everything else, is written only if the reward still has stock (or none is kept): the locks make
+# that so already, but a refusal must never follow a write, as a caller may catch it and commit.
+# One row always: its id is NULL if nothing was written (``in_stock`` says whether for want of stock
+# or a taken request key).
 _WRITES = """
 WITH reward AS (
     SELECT stock FROM loyalty_rewards WHERE id = :reward AND (stock IS NULL OR stock > 0)
@@ -181,7 +182,12 @@ WITH reward AS (
     INSERT INTO loyalty_draws (entry_id, lot_id, points)
     SELECT entry.id, part.lot_id, part.points
     FROM entry, unnest(:lot_ids, :lot_points) AS part (lot_id, points)
-    RETURNING id
+    RETURNING lot_id, points
+), lots_drawn AS (
+    INSERT INTO loyalty_lots_drawn (lot_id, drawn)
+    SELECT lot_id, points FROM draws
+    ON CONFLICT (lot_id) DO UPDATE SET drawn = loyalty_lots_drawn.drawn + excluded.drawn
+    RETURNING lot_id
 ), debit AS (
     UPDATE loyalty_accounts SET balance = balance - :cost, updated_at = :wall
     WHERE person_id = :person AND balance >= :cost AND EXISTS (SELECT FROM entry)
@@ -195,7 +201,8 @@ WITH reward AS (
 )"""
 _WRITTEN = """
 SELECT (SELECT id FROM redemption) AS id, (SELECT id FROM entry) AS entry_id,
-       (SELECT count(*) FROM draws) AS draws, (SELECT count(*) FROM debit) AS debits,
+       (SELECT count(*) FROM draws) AS draws, (SELECT count(*) FROM lots_drawn) AS lots_drawn,
+       (SELECT count(*) FROM debit) AS debits,
        (SELECT count(*) FROM stock) AS stock_taken, (SELECT count(*) FROM reward) AS in_stock,
        (SELECT count(stock) FROM reward) AS stock_kept, (SELECT id FROM event) AS event_id"""
 _WRITE_BINDS = (
@@ -283,7 +290,7 @@ def _write_in_one(session: Session, plan: _Planned, append: dict[str, Any] | Non
     # Past this point something was written: a failure is a bug, and the caller must roll back.
     if made.entry_id is None:
         raise LoyaltyError(f"redemption {made.id} already has a ledger entry")
-    if made.draws != len(plan.draws) or made.debits != 1:
+    if made.draws != len(plan.draws) or made.lots_drawn != len(plan.draws) or made.debits != 1:
         raise LoyaltyError(f"person {plan.person_id}: the stored balance is below {reward.cost_points}")
     if made.stock_taken != made.stock_kept:
         raise LoyaltyError(f"redemption {made.id}: the stock of reward {reward.id} was not taken")
