@@ -12,8 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from goodwill import __version__
 from goodwill.config import Settings, load_settings
 from goodwill.db import Database
-from goodwill.web.api import API_PREFIX, api_router
+from goodwill.web.api import API_PREFIX
 from goodwill.web.api.hooks import router as hooks_router
+from goodwill.web.api.routes import api_router
 from goodwill.web.errors import install_error_handlers
 from goodwill.web.pages import pages_router
 from goodwill.web.security import SecurityHeadersMiddleware, install_access_log_redaction
