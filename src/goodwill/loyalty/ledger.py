@@ -73,7 +73,7 @@ _A = typed(Table, LoyaltyAccount.__table__)
 
 LOT_KINDS = (EntryKind.earn.value, EntryKind.adjust.value)
 TAKE_KINDS = (EntryKind.redeem, EntryKind.expire, EntryKind.reverse, EntryKind.adjust)
-EXPIRE_CHUNK = 1000  # people per expiry batch: one lock, one read and three writes each
+EXPIRE_CHUNK = 1000  # people per expiry batch: one lock, one read and four writes each
 NOTE_LENGTH = 300
 
 
@@ -577,7 +577,7 @@ PEOPLE_WITH_DUE_LOTS = (
 def expire_due(session: Session, *, now: datetime, person_ids: Sequence[int] | None = None) -> int:
     """Write an ``expire`` entry for every lot whose expiry has come with points left, drawing
     exactly those points; returns the points expired. Everyone when ``person_ids`` is None, in
-    batches of people (lock, one read, three bulk writes per batch)."""
+    batches of people (lock, one read, four bulk writes per batch)."""
     # Everyone: a bulk job, taking turns with the others; some people: a live pass (hold_bulk_lock).
     hold_bulk_lock(session, shared=person_ids is not None)
     if person_ids is None:
@@ -594,7 +594,7 @@ def expire_due(session: Session, *, now: datetime, person_ids: Sequence[int] | N
 
 def expire_held(session: Session, *, now: datetime, person_ids: Sequence[int]) -> int:
     """``expire_due`` for people whose accounts the caller has already locked in this transaction
-    (one read, three bulk writes); the points expired."""
+    (one read, four bulk writes: entries, draws, the lots' drawn points, balances); the points expired."""
     due = {
         _expiry_key(lot_id, before): (lot_id, person_id, remaining)
         for lot_id, person_id, remaining, before in session.execute(

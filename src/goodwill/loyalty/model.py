@@ -107,7 +107,7 @@ class LoyaltyEntry(Base):
         Index("ix_loyalty_entries_person_at", "person_id", "at"),
         Index("ix_loyalty_entries_event_id", "event_id"),
         # A person's lots, without the rest of their history (spending reads them every time). The
-        # predicate is on columns never changed, and matches ``ledger.is_lot``'s literal SQL.
+        # predicate is on columns never changed, and matches ``ledger._is_lot``'s literal SQL.
         Index(
             "ix_loyalty_entries_person_lots",
             "person_id",

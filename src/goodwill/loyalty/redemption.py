@@ -27,8 +27,10 @@ from sqlalchemy import (
     BigInteger,
     Table,
     bindparam,
+    case,
     func,
     literal,
+    literal_column,
     select,
     text,
     true,
@@ -116,11 +118,18 @@ _A = typed(Table, LoyaltyAccount.__table__)
 # the ORM cost more than the queries. They run on the session's connection, under the account lock.
 _PERSON = bindparam("person", type_=BigInteger())
 STORED = select(_R.c.id).where(_R.c.person_id == _PERSON, _R.c.request_key == bindparam("request"))
-_COUNTED = (  # the person's redemptions of this reward that count against its per-person limit
-    select(func.count())
-    .select_from(_R)
-    .where(_R.c.person_id == _PERSON, _R.c.reward_id == _W.c.id, _R.c.status != S.refunded)
-    .scalar_subquery()
+# The person's redemptions of this reward that count against its per-person limit; counted only
+# when it has one (the database evaluates a CASE's subquery only for the branch taken), so a
+# member's past redemptions of an unlimited reward are not read at every redemption.
+_COUNTED = case(
+    (
+        _W.c.per_person_limit.is_not(None),
+        select(func.count())
+        .select_from(_R)
+        .where(_R.c.person_id == _PERSON, _R.c.reward_id == _W.c.id, _R.c.status != S.refunded)
+        .scalar_subquery(),
+    ),
+    else_=literal_column("0"),
 )
 # The reward, locked, with all redeem decides on: the person's redemptions of it that count
 # against its limit, a redemption already made with this request key, and the person's lots.
@@ -187,7 +196,6 @@ WITH reward AS (
     INSERT INTO loyalty_lots_drawn (lot_id, drawn)
     SELECT lot_id, points FROM draws
     ON CONFLICT (lot_id) DO UPDATE SET drawn = loyalty_lots_drawn.drawn + excluded.drawn
-    RETURNING lot_id
 ), debit AS (
     UPDATE loyalty_accounts SET balance = balance - :cost, updated_at = :wall
     WHERE person_id = :person AND balance >= :cost AND EXISTS (SELECT FROM entry)
@@ -201,8 +209,7 @@ WITH reward AS (
 )"""
 _WRITTEN = """
 SELECT (SELECT id FROM redemption) AS id, (SELECT id FROM entry) AS entry_id,
-       (SELECT count(*) FROM draws) AS draws, (SELECT count(*) FROM lots_drawn) AS lots_drawn,
-       (SELECT count(*) FROM debit) AS debits,
+       (SELECT count(*) FROM draws) AS draws, (SELECT count(*) FROM debit) AS debits,
        (SELECT count(*) FROM stock) AS stock_taken, (SELECT count(*) FROM reward) AS in_stock,
        (SELECT count(stock) FROM reward) AS stock_kept, (SELECT id FROM event) AS event_id"""
 _WRITE_BINDS = (
@@ -290,7 +297,7 @@ def _write_in_one(session: Session, plan: _Planned, append: dict[str, Any] | Non
     # Past this point something was written: a failure is a bug, and the caller must roll back.
     if made.entry_id is None:
         raise LoyaltyError(f"redemption {made.id} already has a ledger entry")
-    if made.draws != len(plan.draws) or made.lots_drawn != len(plan.draws) or made.debits != 1:
+    if made.draws != len(plan.draws) or made.debits != 1:
         raise LoyaltyError(f"person {plan.person_id}: the stored balance is below {reward.cost_points}")
     if made.stock_taken != made.stock_kept:
         raise LoyaltyError(f"redemption {made.id}: the stock of reward {reward.id} was not taken")
