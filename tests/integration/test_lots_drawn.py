@@ -170,3 +170,18 @@ def test_migration_0010_fills_each_lots_drawn_points_from_its_draws(fresh_url: s
             assert _stored(s) == {first: 100, second: 0}
     finally:
         database.dispose()
+
+
+def test_sqlite_reads_a_persons_lots_through_the_partial_index(sqlite_db: Database) -> None:
+    """PostgreSQL's plan is checked by rows visited (test_redeem_plan.py); SQLite's by its plan."""
+    with sqlite_db.transaction() as s:
+        ann, _ = create_person(s, PersonRecord(name="Ann", email="ann@example.com"), source="test")
+        lot = _lot(s, ann.id, 10_000, "earn:1")
+        for n in range(200):
+            ledger.take(s, person_id=ann.id, kind=EntryKind.redeem, key=f"r{n}", at=NOW, draws=[(lot, 1)])
+    compiled = ledger.LOTS_OF.compile(dialect=sqlite_db.engine.dialect)
+    values = compiled.construct_params({"person_id": ann.id})
+    params = tuple(values[name] for name in compiled.positiontup or ())
+    with sqlite_db.engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params)]
+    assert any("USING INDEX ix_loyalty_entries_person_lots" in step for step in plan), plan
