@@ -231,13 +231,20 @@ def _write_draws(session: Session, entry_id: int, draws: dict[int, int], sign: i
         _add_drawn(session, rows)
 
 
+def _add_drawn_statement(insert: Any) -> Any:
+    stmt = insert(_LD)
+    return stmt.on_conflict_do_update(
+        index_elements=[_LD.c.lot_id], set_={"drawn": _LD.c.drawn + stmt.excluded.drawn}
+    )
+
+
+_ADD_DRAWN = {name: _add_drawn_statement(insert) for name, insert in BACKEND_INSERTS.items()}  # as _CREDIT
+
+
 def _add_drawn(session: Session, draws: Sequence[dict[str, int]]) -> None:
     """Keep ``LotDrawn`` in step with draws just written (``lot_id``, ``points``; one per lot)."""
-    insert = backend_insert(session)(_LD)
-    stmt = insert.on_conflict_do_update(
-        index_elements=[_LD.c.lot_id], set_={"drawn": _LD.c.drawn + insert.excluded.drawn}
-    )
-    session.execute(stmt, [{"lot_id": draw["lot_id"], "drawn": draw["points"]} for draw in draws])
+    rows = [{"lot_id": draw["lot_id"], "drawn": draw["points"]} for draw in draws]
+    session.execute(_ADD_DRAWN[_dialect(session)], rows)
 
 
 # -- accounts ---------------------------------------------------------------------------------------
@@ -863,25 +870,16 @@ UNSETTLED_LOTS = (
     .group_by(_E.c.id, _E.c.person_id, _E.c.points, _SHORTS.c.short)
     .having(_REMAINING > 0)
 )
-# The stored figure (``LotDrawn``) against the draws, both ways: a stored figure off its draws, and
-# draws with no stored figure.
+# The stored figure (``LotDrawn``) against the draws, both ways in one pass: a stored figure off
+# its draws, and draws with no stored figure (stored is then NULL).
 _DRAW_SUMS = select(_D.c.lot_id, _DRAWN.label("drawn")).group_by(_D.c.lot_id).subquery()
-_ACTUAL = func.coalesce(_DRAW_SUMS.c.drawn, 0)
+_DRAWN_LOT = func.coalesce(_LD.c.lot_id, _DRAW_SUMS.c.lot_id)
 STORED_DRAWN_OFF = (
-    select(_LD.c.lot_id, _E.c.person_id, _LD.c.drawn, _ACTUAL)
+    select(_DRAWN_LOT, _E.c.person_id, _LD.c.drawn, func.coalesce(_DRAW_SUMS.c.drawn, 0))
     .select_from(
-        _LD.join(_E, _E.c.id == _LD.c.lot_id).outerjoin(_DRAW_SUMS, _DRAW_SUMS.c.lot_id == _LD.c.lot_id)
+        _LD.join(_DRAW_SUMS, _DRAW_SUMS.c.lot_id == _LD.c.lot_id, full=True).join(_E, _E.c.id == _DRAWN_LOT)
     )
-    .where(_LD.c.drawn != _ACTUAL)
-)
-DRAWN_NOT_STORED = (
-    select(_DRAW_SUMS.c.lot_id, _E.c.person_id, _DRAW_SUMS.c.drawn)
-    .select_from(
-        _DRAW_SUMS.join(_E, _E.c.id == _DRAW_SUMS.c.lot_id).outerjoin(
-            _LD, _LD.c.lot_id == _DRAW_SUMS.c.lot_id
-        )
-    )
-    .where(_LD.c.lot_id.is_(None), _DRAW_SUMS.c.drawn != 0)
+    .where(func.coalesce(_LD.c.drawn, 0) != func.coalesce(_DRAW_SUMS.c.drawn, 0))
 )
 _TAKER, _FROM = _E.alias("taker"), _E.alias("drawn_lot")
 STRAY_DRAWS = (
@@ -917,12 +915,13 @@ def check(session: Session) -> list[BalanceMismatch]:
             person, f"entry {entry_id} ({kind}, {points} points) does not match its draws ({drawn} drawn)"
         )
     for lot_id, person, stored, drawn in session.execute(STORED_DRAWN_OFF):
-        problem(
-            person,
-            f"lot {lot_id}: {stored} points are stored as drawn from it, but its draws add up to {drawn}",
-        )
-    for lot_id, person, drawn in session.execute(DRAWN_NOT_STORED):
-        problem(person, f"lot {lot_id}: its draws add up to {drawn} points, but none are stored as drawn")
+        if stored is None:
+            problem(person, f"lot {lot_id}: its draws add up to {drawn} points, but none are stored as drawn")
+        else:
+            problem(
+                person,
+                f"lot {lot_id}: {stored} points are stored as drawn from it, but its draws add up to {drawn}",
+            )
     for person, entry_id, lot_id in session.execute(STRAY_DRAWS):
         problem(person, f"entry {entry_id} draws from entry {lot_id}, not one of their lots")
     for lot_id, person, left, short in session.execute(UNSETTLED_LOTS):
