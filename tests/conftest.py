@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -30,11 +31,11 @@ def _sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg://" + url.split("://", 1)[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this run; its SQLAlchemy URL."""
+@contextmanager
+def _new_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards; its SQLAlchemy URL."""
     admin = _admin_url()
-    name = f"goodwill_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -44,13 +45,31 @@ def postgres_database() -> Iterator[str]:
             "Start it or set GOODWILL_TEST_POSTGRES_URL.",
             pytrace=False,
         )
-    url = _sqlalchemy_url(admin.rsplit("/", 1)[0] + "/" + name)
-    database = Database(url)
-    database.migrate()
-    database.dispose()
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield _sqlalchemy_url(admin.rsplit("/", 1)[0] + "/" + name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this run; its SQLAlchemy URL."""
+    with _new_postgres_database("goodwill_test") as url:
+        database = Database(url)
+        database.migrate()
+        database.dispose()
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, unmigrated database of its own on each backend in turn (for migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with _new_postgres_database("goodwill_migrate") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,18 +3,12 @@ back to a lot, filled by migration 0010 from the draws already written, and chec
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
-import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from goodwill.config import load_settings
-from goodwill.config import test_postgres_url as postgres_admin_url
 from goodwill.db import Database
 from goodwill.loyalty import ledger
 from goodwill.loyalty.model import EntryKind, LotDrawn, LoyaltyDraw
@@ -100,23 +94,6 @@ def test_check_reports_drawn_points_stored_off_their_draws(db: Database) -> None
 # -- migration 0010 ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (the migration test moves its schema up and down)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    admin = postgres_admin_url()
-    name = f"goodwill_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield "postgresql+psycopg://" + admin.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _history_before_0010(s: Session, person_id: int) -> tuple[int, int]:
     """Two lots, a redemption drawing from both and a refund giving part back, in plain SQL (the
     ORM's tables are the newest schema's)."""
@@ -148,12 +125,12 @@ def _history_before_0010(s: Session, person_id: int) -> tuple[int, int]:
     return ids["e1"], ids["e2"]
 
 
-def test_migration_0010_fills_each_lots_drawn_points_from_its_draws(fresh_url: str) -> None:
+def test_migration_0010_fills_each_lots_drawn_points_from_its_draws(empty_database_url: str) -> None:
     from alembic import command
 
     from goodwill.db import alembic_config
 
-    database = Database(fresh_url)
+    database = Database(empty_database_url)
     try:
         database.migrate("0009")
         with database.transaction() as s:
@@ -164,7 +141,7 @@ def test_migration_0010_fills_each_lots_drawn_points_from_its_draws(fresh_url: s
             assert _stored(s) == {first: 100, second: 0}
             assert [(lot.id, lot.remaining) for lot in ledger.lots_of(s, person_id=ann.id)] == [(second, 50)]
             assert ledger.check(s) == []
-        command.downgrade(alembic_config(fresh_url), "0009")
+        command.downgrade(alembic_config(empty_database_url), "0009")
         database.migrate()
         with database.transaction() as s:
             assert _stored(s) == {first: 100, second: 0}
